@@ -1,0 +1,1 @@
+"""The companies dataset: a seeded generator and an idempotent loader."""
