@@ -1,0 +1,204 @@
+"""Load a campaign folder: its manifest, each run's run.json, and the measured k6 points.
+
+The k6 NDJSON is streamed line by line and only the lines that matter are parsed: Points of
+http_reqs, http_req_duration and http_req_failed. The common shape is read with a fast byte
+match; any other shape of those metrics goes through json.loads. A run's measured durations
+are kept as one array of floats; nothing else of the raw file stays in memory.
+"""
+
+import gzip
+import json
+import re
+import zlib
+from array import array
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+RUN_NAME = re.compile(r"^(?P<order>\d{3,})_(?P<mode>[A-Za-z0-9_]+)_r(?P<round>\d+)$")
+RUN_KEYS = ("mode", "round", "status", "measure_duration_s")
+METRICS = (b"http_reqs", b"http_req_duration", b"http_req_failed")
+_FAST = re.compile(rb'^\{"metric":"(http_reqs|http_req_duration|http_req_failed)","type":"Point","data":\{"time":"[^"]*","value":([-0-9.eE+]+),"tags":\{(.*)\}\}\}\s*$')
+_PREFIX = b'{"metric":"http_req'
+
+
+class CampaignError(Exception):
+    """Input the report cannot read; the message names the file (and line)."""
+
+
+# Latency histogram bins (ms, log-spaced): enough to draw a distribution per mode without
+# keeping every request's duration once its run is summarised.
+HISTOGRAM_EDGES_MS = np.logspace(-1, 5, 241)
+
+
+@dataclass
+class RunPoints:
+    """What one run's raw output says, for the measured phase (and a count of all requests)."""
+
+    requests: int = 0
+    requests_all_phases: int = 0
+    failed: float = 0.0
+    failed_points: int = 0
+    durations_ms: array = field(default_factory=lambda: array("d"))
+    percentiles_ms: dict[int, float] = field(default_factory=dict)
+    histogram: np.ndarray | None = None
+
+    def summarise(self) -> None:
+        """Keep the percentiles and a histogram; let the run's durations go."""
+        durations = np.frombuffer(self.durations_ms, dtype=float)
+        if durations.size:
+            self.percentiles_ms = dict(zip((50, 95, 99), np.percentile(durations, [50, 95, 99]).tolist(), strict=True))
+        self.histogram = np.histogram(durations, bins=HISTOGRAM_EDGES_MS)[0]
+        self.durations_ms = array("d")
+
+
+@dataclass
+class Run:
+    name: str
+    path: Path
+    meta: dict[str, Any]
+    points: RunPoints | None = None
+    problem: str | None = None
+
+
+@dataclass
+class Campaign:
+    path: Path
+    manifest: dict[str, Any]
+    runs: list[Run]
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CampaignError(f"{path}: missing") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CampaignError(f"{path}: cannot read: {exc}") from exc
+    except json.JSONDecodeError as exc:
+        raise CampaignError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from exc
+    if not isinstance(data, dict):
+        raise CampaignError(f"{path}: a JSON object was expected")
+    return data
+
+
+def _open(path: Path) -> IO[bytes]:
+    return gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")
+
+
+def _add(points: RunPoints, metric: str, value: float, phase: str | None) -> None:
+    if metric == "http_reqs":
+        points.requests_all_phases += 1
+    if phase != "measure":
+        return
+    if metric == "http_reqs":
+        points.requests += 1
+    elif metric == "http_req_duration":
+        points.durations_ms.append(value)
+    else:
+        points.failed += value
+        points.failed_points += 1
+
+
+def _slow(line: bytes, path: Path, number: int) -> tuple[str, float, str | None] | None:
+    try:
+        item = json.loads(line)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CampaignError(f"{path}:{number}: malformed k6 line: {exc}") from exc
+    if not isinstance(item, dict) or item.get("type") != "Point" or item.get("metric", "").encode() not in METRICS:
+        return None
+    try:
+        data = item["data"]
+        return item["metric"], float(data["value"]), (data.get("tags") or {}).get("phase")
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CampaignError(f"{path}:{number}: k6 Point without data.value: {exc!r}") from exc
+
+
+def read_points(path: Path) -> RunPoints:
+    """Stream one k6 NDJSON file (gzip or plain) and keep only what the report needs."""
+    points = RunPoints()
+    number = 0
+    try:
+        with _open(path) as handle:
+            for number, line in enumerate(handle, start=1):
+                if not line.startswith(_PREFIX):
+                    if b'"Point"' in line and b'"http_req' in line:
+                        parsed = _slow(line, path, number)
+                        if parsed:
+                            _add(points, *parsed)
+                    elif not line.startswith(b"{"):
+                        raise CampaignError(f"{path}:{number}: malformed k6 line (not a JSON object)")
+                    continue
+                match = _FAST.match(line)
+                if match:
+                    tags = match.group(3)
+                    phase = "measure" if b'"phase":"measure"' in tags else ("warmup" if b'"phase":"warmup"' in tags else None)
+                    _add(points, match.group(1).decode(), float(match.group(2)), phase)
+                else:
+                    parsed = _slow(line, path, number)
+                    if parsed:
+                        _add(points, *parsed)
+    except (EOFError, zlib.error, gzip.BadGzipFile, OSError) as exc:
+        raise CampaignError(f"{path}:{number + 1}: cannot read (truncated or corrupt): {exc}") from exc
+    return points
+
+
+def _runs(folder: Path) -> Iterator[Run]:
+    for run_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
+        if not RUN_NAME.match(run_dir.name):
+            continue
+        yield Run(name=run_dir.name, path=run_dir, meta=_read_json(run_dir / "run.json"))
+
+
+def raw_file(run_dir: Path) -> Path | None:
+    for name in ("k6.json.gz", "k6.json"):
+        if (run_dir / name).exists():
+            return run_dir / name
+    return None
+
+
+def load_campaign(folder: Path) -> Campaign:
+    """Read the manifest and every run; a run that cannot be used gets a `problem`, not an exit."""
+    if not folder.is_dir():
+        raise CampaignError(f"{folder}: not a campaign folder")
+    manifest = _read_json(folder / "manifest.json")
+    for key in ("campaign_id", "profile", "modes"):
+        if key not in manifest:
+            raise CampaignError(f"{folder / 'manifest.json'}: required key '{key}' missing")
+    runs_dir = folder / "runs"
+    if not runs_dir.is_dir():
+        raise CampaignError(f"{runs_dir}: missing (no runs)")
+    runs = list(_runs(runs_dir))
+    if not runs:
+        raise CampaignError(f"{runs_dir}: no runs")
+    for run in runs:
+        missing = [key for key in RUN_KEYS if key not in run.meta]
+        if missing:
+            raise CampaignError(f"{run.path / 'run.json'}: required keys missing: {', '.join(missing)}")
+        if run.meta["status"] != "ok":
+            run.problem = f"status {run.meta['status']}: {run.meta.get('error') or 'no reason recorded'}"
+            continue
+        raw = raw_file(run.path)
+        if raw is None:
+            run.problem = "no k6.json.gz"
+            continue
+        try:
+            run.points = read_points(raw)
+            run.points.summarise()
+        except CampaignError as exc:
+            run.problem = str(exc)
+            continue
+        if run.points.requests == 0:
+            run.problem = f"{raw}: no measured points (phase=measure)"
+    return campaign_or_error(folder, manifest, runs)
+
+
+def campaign_or_error(folder: Path, manifest: dict[str, Any], runs: list[Run]) -> Campaign:
+    usable = [run for run in runs if run.problem is None]
+    if not usable:
+        reasons = "; ".join(f"{run.name}: {run.problem}" for run in runs)
+        raise CampaignError(f"{folder}: no usable run ({reasons})")
+    return Campaign(path=folder, manifest=manifest, runs=runs)

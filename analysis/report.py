@@ -1,0 +1,165 @@
+"""Report a campaign: the gap between each mode and native, its 95% CI, and a verdict.
+
+usage: python -m analysis.report CAMPAIGN_DIR [-o OUT_DIR]
+
+Reads CAMPAIGN_DIR/manifest.json and CAMPAIGN_DIR/runs/*/{run.json,k6.json.gz}; counts only
+k6 points tagged phase=measure of runs whose status is ok. Writes runs.csv, gap.json,
+report.md and report.html to OUT_DIR (default CAMPAIGN_DIR/report/) and prints the
+headlines. Exit 0 when a report was written (warnings included), 2 when the input cannot
+be read (the message names the file and line). Nothing in the campaign folder is modified
+but the report folder.
+"""
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from analysis import render
+from analysis.load import Campaign, CampaignError, load_campaign
+from analysis.stats import (
+    AA_MODE,
+    BASELINE,
+    ERROR_RATE_WARNING,
+    K6_CPU_WARNING,
+    MIN_ROUNDS_WARNING,
+    Comparison,
+    comparisons,
+    noise_floor,
+    runs_frame,
+)
+
+FACTS_THAT_MUST_MATCH = ("packages_sha256", "payload_sha256", "cpuset", "python")
+
+
+@dataclass
+class Report:
+    campaign: Campaign
+    runs: pd.DataFrame
+    comparisons: list[Comparison]
+    floor: dict[str, float]
+    warnings: list[str]
+    histograms: dict[str, np.ndarray]
+
+    @property
+    def campaign_id(self) -> str:
+        return str(self.campaign.manifest["campaign_id"])
+
+    def headlines(self) -> list[str]:
+        return [headline(c, self.floor) for c in self.comparisons if c.metric == "throughput_rps"]
+
+    def gap_json(self) -> dict[str, Any]:
+        rows = []
+        for c in self.comparisons:
+            row = c.as_json()
+            if c.metric in self.floor and c.mode != AA_MODE:
+                row["exceeds_noise_floor"] = abs(c.gap_pct) > self.floor[c.metric]
+            rows.append(row)
+        return {
+            "campaign": self.campaign_id,
+            "baseline": BASELINE,
+            "comparisons": rows,
+            "noise_floor_pct": round(self.floor["throughput_rps"], 4) if "throughput_rps" in self.floor else None,
+            "noise_floor_by_metric_pct": {k: round(v, 4) for k, v in self.floor.items()} or None,
+            "warnings": self.warnings,
+        }
+
+
+def headline(c: Comparison, floor: dict[str, float]) -> str:
+    metric = {"throughput_rps": "throughput"}.get(c.metric, c.metric)
+    ci = f"95% CI {c.ci95[0]:.1f}–{c.ci95[1]:.1f}%" if c.ci95 else "no CI: fewer than 2 paired rounds"
+    p = f"p={c.p_value:.3f}" if c.p_value is not None else "no test"
+    detail = f"({ci}, {p}, {c.n_pairs} paired round{'s' if c.n_pairs != 1 else ''})"
+    within_floor = c.metric in floor and c.mode != AA_MODE and abs(c.gap_pct) <= floor[c.metric]
+    if not c.significant or within_floor:
+        reason = f"noise floor {floor[c.metric]:.1f}%" if within_floor else "the noise"
+        return f"{c.mode} vs {BASELINE}: no difference detectable above {reason} in {metric}: gap {c.gap_pct:+.1f}% {detail}"
+    word = "slower" if c.gap_pct > 0 else "faster"
+    return f"{c.mode} is {abs(c.gap_pct):.1f}% {word} than {BASELINE} in {metric} {detail}"
+
+
+def warnings_for(campaign: Campaign, runs: pd.DataFrame, found: list[Comparison]) -> list[str]:
+    notes = []
+    ok = runs[runs["status"] == "ok"]
+    for row in runs[runs["status"] != "ok"].itertuples():
+        notes.append(f"run {row.run} left out: {row.problem}")
+    profile = campaign.manifest.get("profile", {})
+    planned = campaign.manifest.get("run_order") or []
+    done = {f"{m} {r}" for m, r in zip(ok["mode"], ok["round"], strict=True)}
+    missing = [entry for entry in planned if entry not in done]
+    if missing:
+        notes.append(f"{len(missing)} planned run(s) missing or failed: {', '.join(missing)}")
+    for mode, rate in ok.groupby("mode")["error_rate"].mean().items():
+        if rate > ERROR_RATE_WARNING:
+            notes.append(f"{mode}: error rate {rate:.1%} is above {ERROR_RATE_WARNING:.0%}")
+    busy = ok[ok["k6_core_share"] > K6_CPU_WARNING]
+    if not busy.empty:
+        notes.append(f"k6 used more than {K6_CPU_WARNING:.0%} of its core in {len(busy)} run(s) ({', '.join(busy['run'])}): the load generator may be the bottleneck")
+    pairs = {c.mode: c.n_pairs for c in found if c.metric == "throughput_rps"}
+    for mode, n in pairs.items():
+        if n < MIN_ROUNDS_WARNING:
+            notes.append(f"{mode}: only {n} paired round(s) with {BASELINE}; below {MIN_ROUNDS_WARNING} a paired test cannot be trusted (below 6, p < 0.05 is out of reach)")
+    if BASELINE not in set(ok["mode"]):
+        notes.append(f"no ok run of the baseline '{BASELINE}': no gap can be computed")
+    modes = campaign.manifest.get("modes", {})
+    for fact in FACTS_THAT_MUST_MATCH:
+        values = {mode: facts.get(fact) for mode, facts in modes.items() if isinstance(facts, dict) and fact in facts}
+        if len(set(map(str, values.values()))) > 1:
+            notes.append(f"modes differ in {fact}: " + ", ".join(f"{m}={str(v)[:24]}" for m, v in values.items()))
+    if profile.get("measure_s") and float(profile["measure_s"]) < 10:
+        notes.append(f"measured windows of {profile['measure_s']} s are short: fine for a smoke test, not for a verdict")
+    return notes
+
+
+def build(folder: Path) -> Report:
+    campaign = load_campaign(folder)
+    runs = runs_frame(campaign)
+    ok = runs[runs["status"] == "ok"]
+    found = comparisons(ok)
+    histograms: dict[str, np.ndarray] = {}
+    for run in campaign.runs:
+        if run.problem is None and run.points is not None and run.points.histogram is not None:
+            mode = run.meta["mode"]
+            histograms[mode] = histograms.get(mode, 0) + run.points.histogram
+    return Report(campaign, runs, found, noise_floor(found), warnings_for(campaign, runs, found), histograms)
+
+
+def write(report: Report, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True, mode=0o750)
+    columns = ["campaign", "run", "mode", "round", "order", "status", "requests", "throughput_rps", "latency_p50_ms",
+               "latency_p95_ms", "latency_p99_ms", "error_rate", "service_cpu_s", "k6_cpu_s", "cpu_s_per_request"]
+    report.runs[columns].to_csv(out / "runs.csv", index=False, float_format="%.6g")
+    (out / "gap.json").write_text(json.dumps(report.gap_json(), indent=2) + "\n", encoding="utf-8")
+    (out / "report.md").write_text(render.markdown(report), encoding="utf-8")
+    (out / "report.html").write_text(render.html(report), encoding="utf-8")
+    for name in ("runs.csv", "gap.json", "report.md", "report.html"):
+        (out / name).chmod(0o640)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m analysis.report", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("campaign", type=Path, help="results/<campaign_id>")
+    parser.add_argument("-o", "--out", type=Path, help="output folder (default CAMPAIGN/report)")
+    args = parser.parse_args(argv)
+    try:
+        report = build(args.campaign)
+    except CampaignError as exc:
+        print(f"report: {exc}", file=sys.stderr)
+        return 2
+    out = args.out or args.campaign / "report"
+    write(report, out)
+    for line in report.headlines() or ["no comparison: the campaign has no mode besides the baseline"]:
+        print(line)
+    for note in report.warnings:
+        print(f"warning: {note}")
+    print(f"report: {out / 'report.html'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,72 @@
+#!/usr/bin/env python3
+"""Print the CPU seconds (user + system) used so far by a process tree or a container.
+
+usage: cpu_seconds.py --pidfile FILE | --container ID
+
+A process tree: the process and all its descendants, from /proc (live processes only).
+A container: its cgroup's cpuacct.usage (cgroup v1) or cpu.stat usage_usec (cgroup v2).
+"""
+
+import argparse
+import glob
+import os
+import sys
+
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: int) -> tuple[int, float]:
+    with open(f"/proc/{pid}/stat") as handle:
+        fields = handle.read().rsplit(")", 1)[1].split()
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def process_tree(root: int) -> float:
+    parents: dict[int, int] = {}
+    cpu: dict[int, float] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                parents[int(entry)], cpu[int(entry)] = _stat(int(entry))
+            except (OSError, IndexError):
+                continue
+    if root not in cpu:
+        raise SystemExit(f"cpu_seconds: no process {root}")
+    tree, grew = {root}, True
+    while grew:
+        children = {pid for pid, parent in parents.items() if parent in tree} - tree
+        tree |= children
+        grew = bool(children)
+    return sum(cpu[pid] for pid in tree)
+
+
+def container(container_id: str) -> float:
+    v1 = glob.glob(f"/sys/fs/cgroup/cpuacct*/**/{container_id}*/cpuacct.usage", recursive=True)
+    if v1:
+        with open(v1[0]) as handle:
+            return int(handle.read()) / 1e9
+    for path in glob.glob(f"/sys/fs/cgroup/**/*{container_id}*/cpu.stat", recursive=True):
+        with open(path) as handle:
+            for line in handle:
+                key, value = line.split()
+                if key == "usage_usec":
+                    return int(value) / 1e6
+    raise SystemExit(f"cpu_seconds: no cgroup found for container {container_id}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--pidfile")
+    which.add_argument("--container")
+    args = parser.parse_args()
+    if args.pidfile:
+        with open(args.pidfile) as handle:
+            print(f"{process_tree(int(handle.read().strip())):.3f}")
+    else:
+        print(f"{container(args.container):.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
