@@ -105,7 +105,7 @@ def plots(report: "Report") -> list[tuple[str, str]]:
     fig, ax = plt.subplots(figsize=(7, 0.6 + 0.6 * max(len(gaps), 1)))
     for i, c in enumerate(gaps):
         lo, hi = c.ci95 if c.ci95 else (c.gap_pct, c.gap_pct)
-        ax.errorbar(c.gap_pct, i, xerr=[[c.gap_pct - lo], [hi - c.gap_pct]], fmt="o", capsize=4)
+        ax.errorbar(c.gap_pct, i, xerr=[[max(c.gap_pct - lo, 0)], [max(hi - c.gap_pct, 0)]], fmt="o", capsize=4)
     if "throughput_rps" in report.floor:
         ax.axvspan(-report.floor["throughput_rps"], report.floor["throughput_rps"], color="grey", alpha=0.2, label="A/A noise floor")
         ax.legend()

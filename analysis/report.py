@@ -72,7 +72,7 @@ class Report:
 
 def headline(c: Comparison, floor: dict[str, float]) -> str:
     metric = {"throughput_rps": "throughput"}.get(c.metric, c.metric)
-    ci = f"95% CI {c.ci95[0]:.1f}–{c.ci95[1]:.1f}%" if c.ci95 else "no CI: fewer than 2 paired rounds"
+    ci = f"95% CI {c.ci95[0]:.1f}–{c.ci95[1]:.1f}%" if c.ci95 else ("no CI: fewer than 2 paired rounds" if c.n_pairs < 2 else "no CI")
     p = f"p={c.p_value:.3f}" if c.p_value is not None else "no test"
     detail = f"({ci}, {p}, {c.n_pairs} paired round{'s' if c.n_pairs != 1 else ''})"
     within_floor = c.metric in floor and c.mode != AA_MODE and abs(c.gap_pct) <= floor[c.metric]

@@ -1,10 +1,13 @@
 """Every statistic of the report, defined once.
 
 Per run: throughput_rps, latency percentiles, error_rate, cpu_s_per_request.
-Per mode: the mean of its ok runs. Between a mode and the baseline: gap_pct (positive always
-means "this mode is worse"), a paired bootstrap CI over rounds, and a paired permutation test.
+Between a mode and the baseline, over the rounds where both have an ok run (runs of one
+round stay paired): each side's mean, gap_pct (positive always means "this mode is worse"),
+a bootstrap CI resampling rounds, and a paired permutation test. With every round complete
+these means are the means of all ok runs.
 """
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -108,19 +111,18 @@ def _round(value: float | None, digits: int = 4) -> float | None:
     return None if value is None or not np.isfinite(value) else round(float(value), digits)
 
 
-def paired(ok: pd.DataFrame, mode: str, metric: str, baseline: str = BASELINE) -> pd.DataFrame:
-    """Rounds in which both the baseline and `mode` have an ok value, side by side."""
+def by_round(ok: pd.DataFrame, mode: str, metric: str, baseline: str = BASELINE) -> pd.DataFrame:
+    """The baseline's and `mode`'s value per round (NaN where that run is missing or failed)."""
     wide = ok.pivot_table(index="round", columns="mode", values=metric, aggfunc="mean")
-    if baseline not in wide or mode not in wide:
-        return pd.DataFrame(columns=[baseline, mode])
-    return wide[[baseline, mode]].dropna()
+    return wide.reindex(columns=[baseline, mode]).dropna(how="all")
 
 
 def compare(ok: pd.DataFrame, mode: str, metric: str, baseline: str = BASELINE) -> Comparison | None:
-    base_values, mode_values = ok.loc[ok["mode"] == baseline, metric].dropna(), ok.loc[ok["mode"] == mode, metric].dropna()
-    if base_values.empty or mode_values.empty:
+    """Compare over the rounds where both modes have an ok run: every number here is paired."""
+    rounds = by_round(ok, mode, metric, baseline)
+    pairs = rounds.dropna()
+    if pairs.empty:
         return None
-    pairs = paired(ok, mode, metric, baseline)
     b, m = pairs[baseline].to_numpy(), pairs[mode].to_numpy()
     ci: tuple[float, float] | None = None
     p_value: float | None = None
@@ -129,12 +131,7 @@ def compare(ok: pd.DataFrame, mode: str, metric: str, baseline: str = BASELINE) 
         def statistic(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
             return gap_pct(metric, np.mean(x, axis=axis), np.mean(y, axis=axis))
 
-        if np.ptp(m - b) == 0 and np.ptp(b) == 0:
-            ci = (gap_pct(metric, b.mean(), m.mean()),) * 2
-        else:
-            boot = stats.bootstrap((b, m), statistic, paired=True, vectorized=True, n_resamples=BOOTSTRAP_RESAMPLES,
-                                   confidence_level=0.95, method="percentile", rng=np.random.default_rng(SEED))
-            ci = (float(boot.confidence_interval.low), float(boot.confidence_interval.high))
+        ci = _bootstrap_ci(statistic, b, m)
 
         def mean_difference(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
             return np.mean(x - y, axis=axis)
@@ -143,8 +140,21 @@ def compare(ok: pd.DataFrame, mode: str, metric: str, baseline: str = BASELINE) 
                                       n_resamples=BOOTSTRAP_RESAMPLES, alternative="two-sided", rng=np.random.default_rng(SEED))
         p_value = float(test.pvalue)
     significant = bool(p_value is not None and p_value < ALPHA and ci is not None and (ci[0] > 0 or ci[1] < 0))
-    baseline_value, value = float(base_values.mean()), float(mode_values.mean())
+    baseline_value, value = float(b.mean()), float(m.mean())
     return Comparison(mode, metric, baseline_value, value, gap_pct(metric, baseline_value, value), ci, p_value, len(pairs), significant)
+
+
+def _bootstrap_ci(statistic: Any, baseline: np.ndarray, mode: np.ndarray) -> tuple[float, float] | None:
+    """95% percentile interval of `statistic`, resampling rounds whole (pairs stay together)."""
+    if np.ptp(baseline) == 0 and np.ptp(mode) == 0:
+        value = float(statistic(baseline, mode))
+        return (value, value)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", stats.DegenerateDataWarning)
+        boot = stats.bootstrap((baseline, mode), statistic, paired=True, vectorized=True, n_resamples=BOOTSTRAP_RESAMPLES,
+                               confidence_level=0.95, method="percentile", rng=np.random.default_rng(SEED))
+    low, high = boot.confidence_interval
+    return (float(low), float(high)) if np.isfinite([low, high]).all() else None
 
 
 def comparisons(ok: pd.DataFrame, baseline: str = BASELINE) -> list[Comparison]:

@@ -1,0 +1,62 @@
+# The lab's entry points. `make bench` runs the lab on its defaults; `make test` runs every test.
+# Both set up what they need on a fresh Debian/Ubuntu host (as root).
+SHELL := /bin/bash
+PYTHON ?= /usr/bin/python3
+VENV := .venv
+BIN := $(VENV)/bin
+PLAYBOOK := $(BIN)/ansible-playbook
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+
+.PHONY: bench verify smoke aa test lint unit molecule perf lock clean-venv bootstrap
+
+bench: $(VENV)/.installed ## Run the default campaign end to end (provision .. report)
+	$(PLAYBOOK) bench.yml $(ARGS)
+
+verify: $(VENV)/.installed ## Bring every mode up and check equivalence; record no timings
+	$(PLAYBOOK) bench.yml -e lab_verify_only=true $(ARGS)
+
+smoke: $(VENV)/.installed ## One short round over every mode
+	$(PLAYBOOK) bench.yml -e lab_profile=smoke $(ARGS)
+
+aa: $(VENV)/.installed ## A/A calibration: two identical native deployments
+	$(PLAYBOOK) bench.yml -e lab_profile=aa $(ARGS)
+
+test: $(VENV)/.installed lint ## Every test: lint, the lab brought up from nothing, pytest (units, playbooks, Molecule)
+	$(PLAYBOOK) bench.yml -e lab_verify_only=true
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy service/app service/labdata analysis
+	$(BIN)/yamllint --strict .
+	$(BIN)/ansible-lint --offline
+	$(PLAYBOOK) --syntax-check bench.yml
+
+unit: $(VENV)/.installed ## The fast tests only (service against nx-27017, report)
+	$(BIN)/pytest service/tests analysis/tests
+
+molecule: $(VENV)/.installed
+	$(BIN)/molecule test
+
+perf: $(VENV)/.installed ## Report speed and memory on a synthetic campaign of >= 2M NDJSON lines
+	$(BIN)/python -m analysis.bench_parse
+
+bootstrap:
+	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv python3-pip; }
+
+$(VENV)/.installed: requirements.txt | bootstrap
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+lock: ## Re-pin requirements.txt files from the .in files
+	rm -rf /tmp/lab-lock && $(PYTHON) -m venv /tmp/lab-lock && /tmp/lab-lock/bin/pip install -q -r service/requirements.in
+	{ echo "# Pinned closure of requirements.in (make lock). Feeds the wheelhouse: native venv and image alike."; /tmp/lab-lock/bin/pip freeze; } > service/requirements.txt
+	rm -rf /tmp/lab-lock && $(PYTHON) -m venv /tmp/lab-lock && /tmp/lab-lock/bin/pip install -q -r requirements.in
+	{ echo "# Pinned closure of requirements.in for the control node and the tests (make lock)."; /tmp/lab-lock/bin/pip freeze; } > requirements.txt
+
+clean-venv:
+	rm -rf $(VENV)

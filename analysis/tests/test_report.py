@@ -1,0 +1,152 @@
+"""The report on golden campaigns: exact counts and gaps, warm-up excluded, bad input named."""
+
+import gzip
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from analysis.load import CampaignError, read_points
+from analysis.report import build, main
+from analysis.stats import gap_pct
+
+DATA = Path(__file__).parent / "data"
+
+
+def copy(name: str, tmp_path: Path) -> Path:
+    target = tmp_path / name
+    shutil.copytree(DATA / name, target)
+    return target
+
+
+def test_the_articles_two_runs_give_its_gap_with_no_ci_and_a_warning(tmp_path: Path) -> None:
+    assert main([str(DATA / "article"), "--out", str(tmp_path)]) == 0
+    gap = json.loads((tmp_path / "gap.json").read_text())
+    throughput = next(c for c in gap["comparisons"] if c["metric"] == "throughput_rps")
+    assert throughput["baseline_value"] == pytest.approx(5.096966, abs=1e-4)
+    assert throughput["value"] == pytest.approx(4.968316, abs=1e-4)
+    assert throughput["gap_pct"] == pytest.approx(2.52, abs=0.005)
+    assert throughput["ci95"] is None and throughput["p_value"] is None and throughput["significant"] is False
+    assert any("only 1 paired round" in w for w in gap["warnings"])
+
+
+def test_warmup_points_and_other_metrics_do_not_count() -> None:
+    points = read_points(DATA / "article" / "runs" / "001_native_r1" / "k6.json")
+    assert points.requests == 162
+    assert points.requests_all_phases == 166
+    assert len(points.durations_ms) == 162 and set(points.durations_ms) == {907.8}
+    assert points.failed_points == 162 and points.failed == 0
+
+
+def test_small_campaign_exact_rows_gaps_and_warnings(tmp_path: Path) -> None:
+    assert main([str(DATA / "small"), "-o", str(tmp_path)]) == 0
+    runs = pd.read_csv(tmp_path / "runs.csv")
+    assert len(runs) == 8
+    assert runs["status"].value_counts().to_dict() == {"ok": 7, "left_out": 1}
+    assert runs.loc[runs["run"] == "005_native_r2", "requests"].item() == 12
+    assert runs.loc[runs["run"] == "002_docker_r1", "error_rate"].item() == pytest.approx(1 / 9)
+    assert runs.loc[runs["run"] == "001_native_r1", "latency_p50_ms"].item() == pytest.approx(55.0)
+    gap = json.loads((tmp_path / "gap.json").read_text())
+    by = {(c["mode"], c["metric"]): c for c in gap["comparisons"]}
+    docker = by[("docker", "throughput_rps")]
+    # Paired rounds 1 and 3 only (docker round 2 failed): native 10.5, docker 9.5 req/s.
+    assert (docker["baseline_value"], docker["value"], docker["n_pairs"]) == (10.5, 9.5, 2)
+    assert docker["gap_pct"] == pytest.approx(100 / 10.5, abs=1e-4)
+    assert docker["ci95"] == pytest.approx([9.0909, 10.0], abs=1e-4)
+    assert docker["p_value"] == 0.5 and docker["significant"] is False
+    assert by[("docker", "latency_p50_ms")]["gap_pct"] == pytest.approx((52.5 - 57.5) / 57.5 * 100, abs=1e-4)
+    assert gap["noise_floor_pct"] == 0.0
+    assert docker["exceeds_noise_floor"] is True
+    warnings = "\n".join(gap["warnings"])
+    assert "run 004_docker_r2 left out: status failed: k6 exited 107" in warnings
+    assert "2 planned run(s) missing or failed: docker 2, native_b 3" in warnings
+    assert "docker: error rate 10.6% is above 1%" in warnings
+    assert {p.name for p in tmp_path.iterdir()} == {"runs.csv", "gap.json", "report.md", "report.html"}
+
+
+def test_gap_sign_means_worse_for_every_metric() -> None:
+    assert gap_pct("throughput_rps", 5.096966, 4.968316) == pytest.approx(2.524, abs=1e-3)
+    assert gap_pct("latency_p95_ms", 100.0, 110.0) == pytest.approx(10.0)
+    assert gap_pct("cpu_s_per_request", 0.010, 0.009) == pytest.approx(-10.0)
+
+
+def test_nothing_in_the_campaign_folder_changes_but_the_report(tmp_path: Path) -> None:
+    campaign = copy("small", tmp_path)
+    before = {p: p.read_bytes() for p in campaign.rglob("*") if p.is_file()}
+    assert main([str(campaign)]) == 0
+    after = {p: p.read_bytes() for p in campaign.rglob("*") if p.is_file() and "report" not in p.parts}
+    assert after == before
+
+
+@pytest.mark.parametrize(
+    ("breakage", "message"),
+    [
+        ("no folder", "not a campaign folder"),
+        ("no manifest", "manifest.json: missing"),
+        ("bad manifest", "manifest.json:1: invalid JSON"),
+        ("manifest without modes", "manifest.json: required key 'modes' missing"),
+        ("no runs", "runs: no runs"),
+        ("run.json without status", "001_native_r1/run.json: required keys missing: status"),
+    ],
+)
+def test_unreadable_input_exits_2_naming_the_file(tmp_path: Path, breakage: str, message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    campaign = copy("article", tmp_path)
+    if breakage == "no folder":
+        campaign = tmp_path / "absent"
+    elif breakage == "no manifest":
+        (campaign / "manifest.json").unlink()
+    elif breakage == "bad manifest":
+        (campaign / "manifest.json").write_text("{not json")
+    elif breakage == "manifest without modes":
+        (campaign / "manifest.json").write_text(json.dumps({"campaign_id": "x", "profile": {}}))
+    elif breakage == "no runs":
+        shutil.rmtree(campaign / "runs")
+        (campaign / "runs").mkdir()
+    elif breakage == "run.json without status":
+        meta = json.loads((campaign / "runs/001_native_r1/run.json").read_text())
+        del meta["status"]
+        (campaign / "runs/001_native_r1/run.json").write_text(json.dumps(meta))
+    assert main([str(campaign)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("report: ") and message in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_a_malformed_line_leaves_that_run_out_naming_file_and_line(tmp_path: Path) -> None:
+    campaign = copy("small", tmp_path)
+    raw = campaign / "runs/008_docker_r3/k6.json.gz"
+    lines = gzip.decompress(raw.read_bytes()).splitlines()
+    lines[7] = b'{"metric":"http_req_duration","type":"Point","data":{"value": oops'
+    raw.write_bytes(gzip.compress(b"\n".join(lines) + b"\n"))
+    report = build(campaign)
+    assert any(f"{raw}:8: malformed k6 line" in w for w in report.warnings)
+    assert report.runs.loc[report.runs["run"] == "008_docker_r3", "status"].item() == "left_out"
+
+
+def test_a_truncated_gzip_leaves_that_run_out(tmp_path: Path) -> None:
+    campaign = copy("small", tmp_path)
+    raw = campaign / "runs/007_native_r3/k6.json.gz"
+    raw.write_bytes(raw.read_bytes()[:-20])
+    report = build(campaign)
+    assert any("007_native_r3/k6.json.gz" in w and "truncated or corrupt" in w for w in report.warnings)
+
+
+def test_a_run_with_no_measured_points_is_left_out(tmp_path: Path) -> None:
+    campaign = copy("small", tmp_path)
+    raw = campaign / "runs/001_native_r1/k6.json.gz"
+    text = gzip.decompress(raw.read_bytes()).replace(b'"phase":"measure"', b'"phase":"warmup"')
+    raw.write_bytes(gzip.compress(text))
+    report = build(campaign)
+    assert any("no measured points" in w for w in report.warnings)
+
+
+def test_every_run_unusable_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    campaign = copy("article", tmp_path)
+    for raw in campaign.glob("runs/*/k6.json*"):
+        raw.write_bytes(b"garbage\n")
+    with pytest.raises(CampaignError):
+        build(campaign)
+    assert main([str(campaign)]) == 2
+    assert "no usable run" in capsys.readouterr().err
