@@ -1,0 +1,53 @@
+"""Bad inputs stop the play in preflight, before any change, with a message naming the variable."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ansible_playbook
+
+BAD_PROFILE = {"smoke": {"executor": "constant-vus", "vus": 4, "sleep_s": 0, "warmup_s": 2, "measure_s": "ten",
+                         "rounds": 1, "client_lifecycle": "shared", "modes": ["native"]}}
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"mongodb_engine": "postgres"}, "mongodb_engine is 'postgres' (allowed: embedded, official, external)"),
+        ({"mongodb_port": 70000}, "mongodb_port is 70000 (allowed: 1-65535)"),
+        ({"mongodb_engine": "external"}, "mongodb_engine is 'external' but mongodb_external_uri is empty"),
+        ({"docker_engine_source": "snap"}, "docker_engine_source is 'snap'; allowed: distro, docker-ce"),
+        ({"k6_version": "1.x"}, "k6_version is '1.x' (expected X.Y.Z"),
+        ({"dataset_count": 0}, "dataset_count is 0 (allowed: 1-1000000)"),
+        ({"lab_profile": "fast"}, "lab_profile is 'fast'; allowed: seed, saturation, open, aa, smoke."),
+        ({"lab_modes": ["native", "podman"]}, "lab_modes is ['native', 'podman']"),
+        ({"lab_rounds": -1}, "lab_rounds is '-1' (expected a whole number"),
+        ({"lab_profile": "smoke", "lab_profiles": BAD_PROFILE}, "warmup_s/measure_s/vus whole numbers"),
+        ({"lab_cpuset_service": "7"}, "lab_cpuset_service '7'"),
+        ({"lab_on_failure": "retry"}, "lab_on_failure is 'retry' (allowed: continue, abort)"),
+    ],
+    ids=lambda v: next(iter(v)) if isinstance(v, dict) else None,
+)
+def test_bad_input_fails_in_preflight_naming_it(extra: dict[str, object], message: str) -> None:
+    result = ansible_playbook("playbooks/preflight.yml", "-e", json.dumps(extra))
+    output = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode != 0, output[-2000:]
+    assert message in output, output[-3000:]
+
+
+def test_results_dir_that_is_a_file_is_refused(tmp_path: Path) -> None:
+    blocker = tmp_path / "results"
+    blocker.write_text("not a folder")
+    result = ansible_playbook("playbooks/preflight.yml", "-e", json.dumps({"lab_results_dir": str(blocker)}))
+    assert result.returncode != 0
+    assert f"lab_results_dir '{blocker}' exists but is not a writable folder" in " ".join(result.stdout.split())
+    assert blocker.read_text() == "not a folder"
+
+
+def test_bench_stops_before_changing_anything() -> None:
+    result = ansible_playbook("bench.yml", "-e", json.dumps({"lab_profile": "fast"}))
+    assert result.returncode != 0
+    assert "lab_profile is 'fast'" in " ".join(result.stdout.split())
+    assert "changed=0" in result.stdout.split("PLAY RECAP")[-1]
+    assert "Provision" not in result.stdout.split("PLAY RECAP")[0].split("Check every input")[-1]
