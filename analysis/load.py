@@ -6,6 +6,8 @@ match; any other shape of those metrics goes through json.loads. A run's measure
 are kept as one array of floats; nothing else of the raw file stays in memory.
 """
 
+from __future__ import annotations
+
 import gzip
 import json
 import re
@@ -14,14 +16,16 @@ from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import numpy as np
 
 RUN_NAME = re.compile(r"^(?P<order>\d{3,})_(?P<mode>[A-Za-z0-9_]+)_r(?P<round>\d+)$")
 RUN_KEYS = ("mode", "round", "status", "measure_duration_s")
 METRICS = (b"http_reqs", b"http_req_duration", b"http_req_failed")
-_FAST = re.compile(rb'^\{"metric":"(http_reqs|http_req_duration|http_req_failed)","type":"Point","data":\{"time":"[^"]*","value":([-0-9.eE+]+),"tags":\{(.*)\}\}\}\s*$')
+_FAST = re.compile(
+    rb'^\{"metric":"(http_reqs|http_req_duration|http_req_failed)","type":"Point","data":\{"time":"[^"]*","value":([-0-9.eE+]+),"tags":\{(.*)\}\}\}\s*$'
+)
 _PREFIX = b'{"metric":"http_req'
 
 
@@ -42,7 +46,7 @@ class RunPoints:
     requests_all_phases: int = 0
     failed: float = 0.0
     failed_points: int = 0
-    durations_ms: array = field(default_factory=lambda: array("d"))
+    durations_ms: array[float] = field(default_factory=lambda: array("d"))
     percentiles_ms: dict[int, float] = field(default_factory=dict)
     histogram: np.ndarray | None = None
 
@@ -86,7 +90,7 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 
 def _open(path: Path) -> IO[bytes]:
-    return gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")
+    return cast(IO[bytes], gzip.open(path, "rb")) if path.suffix == ".gz" else path.open("rb")
 
 
 def _add(points: RunPoints, metric: str, value: float, phase: str | None) -> None:

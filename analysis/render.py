@@ -10,14 +10,21 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from jinja2 import Environment, PackageLoader, select_autoescape  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
 from analysis.load import HISTOGRAM_EDGES_MS  # noqa: E402
 
 if TYPE_CHECKING:
     from analysis.report import Report
 
-MANIFEST_FACTS = (("campaign_id", "campaign"), ("git_commit", "git commit"), ("started_at", "started"), ("finished_at", "finished"),
-                  ("k6_version", "k6"), ("seed", "run-order seed"))
+MANIFEST_FACTS = (
+    ("campaign_id", "campaign"),
+    ("git_commit", "git commit"),
+    ("started_at", "started"),
+    ("finished_at", "finished"),
+    ("k6_version", "k6"),
+    ("seed", "run-order seed"),
+)
 
 
 def gap_table(report: "Report") -> pd.DataFrame:
@@ -34,8 +41,10 @@ def mode_table(report: "Report") -> pd.DataFrame:
     metrics = ["throughput_rps", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "error_rate", "cpu_s_per_request"]
     grouped = ok.groupby("mode")[metrics]
     mean, std = grouped.mean(), grouped.std()
-    table = pd.DataFrame({m: [f"{a:.4g} ± {b:.2g}" if pd.notna(b) else f"{a:.4g}" for a, b in zip(mean[m], std[m], strict=True)] for m in metrics},
-                         index=mean.index)
+    table = pd.DataFrame(
+        {m: [f"{a:.4g} ± {b:.2g}" if pd.notna(b) else f"{a:.4g}" for a, b in zip(mean[m], std[m], strict=True)] for m in metrics},
+        index=mean.index,
+    )
     table.insert(0, "runs", grouped.size())
     return table
 
@@ -47,17 +56,29 @@ def facts(report: "Report") -> list[tuple[str, str]]:
     found.append(("profile", ", ".join(f"{k}={v}" for k, v in profile.items() if k != "modes")))
     host = manifest.get("host", {})
     if host:
-        found.append(("host", f"{host.get('cpu_model')}, {host.get('cores')} cores, {host.get('memory_mb')} MB, kernel {host.get('kernel')}"))
+        found.append(
+            ("host", f"{host.get('cpu_model')}, {host.get('cores')} cores, {host.get('memory_mb')} MB, kernel {host.get('kernel')}")
+        )
     docker = manifest.get("docker", {})
     if docker:
         found.append(("docker", ", ".join(f"{k} {v}" for k, v in docker.items())))
     db = manifest.get("db", {})
     if db:
-        found.append(("database", f"{db.get('engine')} {db.get('version') or ''} at {db.get('uri')}, dataset {db.get('dataset', {}).get('sha256', '?')[:12]}"))
+        found.append(
+            (
+                "database",
+                f"{db.get('engine')} {db.get('version') or ''} at {db.get('uri')}, dataset {db.get('dataset', {}).get('sha256', '?')[:12]}",
+            )
+        )
     for mode, m in manifest.get("modes", {}).items():
         if isinstance(m, dict):
-            found.append((f"mode {mode}", f"{m.get('kind')} port {m.get('port')} network {m.get('network')} cpuset {m.get('cpuset')} "
-                                         f"packages {str(m.get('packages_sha256'))[:12]} payload {str(m.get('payload_sha256'))[:12]}"))
+            found.append(
+                (
+                    f"mode {mode}",
+                    f"{m.get('kind')} port {m.get('port')} network {m.get('network')} cpuset {m.get('cpuset')} "
+                    f"packages {str(m.get('packages_sha256'))[:12]} payload {str(m.get('payload_sha256'))[:12]}",
+                )
+            )
     return found
 
 
@@ -66,16 +87,29 @@ def markdown(report: "Report") -> str:
     lines += [f"- {h}" for h in report.headlines()] or ["- no mode to compare with the baseline"]
     if report.floor:
         lines += ["", "Noise floor (A/A, native_b vs native): " + ", ".join(f"{k} {v:.2f}%" for k, v in report.floor.items())]
-    lines += ["", "## Gap against native (positive = worse)", "", gap_table(report).to_markdown(index=False, floatfmt=".4g"),
-              "", "## Modes (mean ± sd over ok runs)", "", mode_table(report).to_markdown(), "",
-              "## Runs", "", report.runs.drop(columns=["campaign", "problem"]).to_markdown(index=False, floatfmt=".4g"), "",
-              "## Facts", ""]
+    lines += [
+        "",
+        "## Gap against native (positive = worse)",
+        "",
+        gap_table(report).to_markdown(index=False, floatfmt=".4g"),
+        "",
+        "## Modes (mean ± sd over ok runs)",
+        "",
+        mode_table(report).to_markdown(),
+        "",
+        "## Runs",
+        "",
+        report.runs.drop(columns=["campaign", "problem"]).to_markdown(index=False, floatfmt=".4g"),
+        "",
+        "## Facts",
+        "",
+    ]
     lines += [f"- **{k}**: {v}" for k, v in facts(report)]
     lines += ["", "## Warnings", ""] + ([f"- {w}" for w in report.warnings] or ["- none"])
     return "\n".join(lines) + "\n"
 
 
-def _png(fig: plt.Figure) -> str:
+def _png(fig: Figure) -> str:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
     plt.close(fig)
@@ -119,7 +153,11 @@ def plots(report: "Report") -> list[tuple[str, str]]:
 def html(report: "Report") -> str:
     env = Environment(loader=PackageLoader("analysis", "templates"), autoescape=select_autoescape(["html"]))
     return env.get_template("report.html.j2").render(
-        report=report, headlines=report.headlines(), gaps=gap_table(report).to_html(index=False, float_format="%.4g", border=0),
-        modes=mode_table(report).to_html(border=0), runs=report.runs.drop(columns=["campaign"]).to_html(index=False, float_format="%.4g", border=0, na_rep="–"),
-        facts=facts(report), plots=plots(report),
+        report=report,
+        headlines=report.headlines(),
+        gaps=gap_table(report).to_html(index=False, float_format="%.4g", border=0),
+        modes=mode_table(report).to_html(border=0),
+        runs=report.runs.drop(columns=["campaign"]).to_html(index=False, float_format="%.4g", border=0, na_rep="–"),
+        facts=facts(report),
+        plots=plots(report),
     )

@@ -99,11 +99,17 @@ def warnings_for(campaign: Campaign, runs: pd.DataFrame, found: list[Comparison]
             notes.append(f"{mode}: error rate {rate:.1%} is above {ERROR_RATE_WARNING:.0%}")
     busy = ok[ok["k6_core_share"] > K6_CPU_WARNING]
     if not busy.empty:
-        notes.append(f"k6 used more than {K6_CPU_WARNING:.0%} of its core in {len(busy)} run(s) ({', '.join(busy['run'])}): the load generator may be the bottleneck")
+        notes.append(
+            f"k6 used more than {K6_CPU_WARNING:.0%} of its core in {len(busy)} run(s) ({', '.join(busy['run'])}): "
+            "the load generator may be the bottleneck"
+        )
     pairs = {c.mode: c.n_pairs for c in found if c.metric == "throughput_rps"}
     for mode, n in pairs.items():
         if n < MIN_ROUNDS_WARNING:
-            notes.append(f"{mode}: only {n} paired round(s) with {BASELINE}; below {MIN_ROUNDS_WARNING} a paired test cannot be trusted (below 6, p < 0.05 is out of reach)")
+            notes.append(
+                f"{mode}: only {n} paired round(s) with {BASELINE}; below {MIN_ROUNDS_WARNING} a paired test cannot be trusted "
+                "(below 6, p < 0.05 is out of reach)"
+            )
     if BASELINE not in set(ok["mode"]):
         notes.append(f"no ok run of the baseline '{BASELINE}': no gap can be computed")
     modes = campaign.manifest.get("modes", {})
@@ -131,8 +137,23 @@ def build(folder: Path) -> Report:
 
 def write(report: Report, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True, mode=0o750)
-    columns = ["campaign", "run", "mode", "round", "order", "status", "requests", "throughput_rps", "latency_p50_ms",
-               "latency_p95_ms", "latency_p99_ms", "error_rate", "service_cpu_s", "k6_cpu_s", "cpu_s_per_request"]
+    columns = [
+        "campaign",
+        "run",
+        "mode",
+        "round",
+        "order",
+        "status",
+        "requests",
+        "throughput_rps",
+        "latency_p50_ms",
+        "latency_p95_ms",
+        "latency_p99_ms",
+        "error_rate",
+        "service_cpu_s",
+        "k6_cpu_s",
+        "cpu_s_per_request",
+    ]
     report.runs[columns].to_csv(out / "runs.csv", index=False, float_format="%.6g")
     (out / "gap.json").write_text(json.dumps(report.gap_json(), indent=2) + "\n", encoding="utf-8")
     (out / "report.md").write_text(render.markdown(report), encoding="utf-8")
@@ -142,7 +163,9 @@ def write(report: Report, out: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m analysis.report", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m analysis.report", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("campaign", type=Path, help="results/<campaign_id>")
     parser.add_argument("-o", "--out", type=Path, help="output folder (default CAMPAIGN/report)")
     args = parser.parse_args(argv)

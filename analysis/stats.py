@@ -74,7 +74,7 @@ def runs_frame(campaign: Campaign) -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values("order", kind="stable").reset_index(drop=True)
 
 
-def gap_pct(metric: str, baseline: float, value: float) -> float:
+def gap_pct(metric: str, baseline: Any, value: Any) -> Any:
     """Percent by which `value` is worse than `baseline` (negative: better)."""
     if metric in HIGHER_IS_BETTER:
         return (baseline - value) / baseline * 100.0
@@ -128,16 +128,23 @@ def compare(ok: pd.DataFrame, mode: str, metric: str, baseline: str = BASELINE) 
     p_value: float | None = None
     if len(pairs) >= 2:
 
-        def statistic(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
+        def statistic(x: np.ndarray, y: np.ndarray, axis: int = -1) -> Any:
             return gap_pct(metric, np.mean(x, axis=axis), np.mean(y, axis=axis))
 
         ci = _bootstrap_ci(statistic, b, m)
 
-        def mean_difference(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
+        def mean_difference(x: np.ndarray, y: np.ndarray, axis: int = -1) -> Any:
             return np.mean(x - y, axis=axis)
 
-        test = stats.permutation_test((m, b), mean_difference, permutation_type="samples", vectorized=True,
-                                      n_resamples=BOOTSTRAP_RESAMPLES, alternative="two-sided", rng=np.random.default_rng(SEED))
+        test = stats.permutation_test(
+            (m, b),
+            mean_difference,
+            permutation_type="samples",
+            vectorized=True,
+            n_resamples=BOOTSTRAP_RESAMPLES,
+            alternative="two-sided",
+            rng=np.random.default_rng(SEED),
+        )
         p_value = float(test.pvalue)
     significant = bool(p_value is not None and p_value < ALPHA and ci is not None and (ci[0] > 0 or ci[1] < 0))
     baseline_value, value = float(b.mean()), float(m.mean())
@@ -151,8 +158,16 @@ def _bootstrap_ci(statistic: Any, baseline: np.ndarray, mode: np.ndarray) -> tup
         return (value, value)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", stats.DegenerateDataWarning)
-        boot = stats.bootstrap((baseline, mode), statistic, paired=True, vectorized=True, n_resamples=BOOTSTRAP_RESAMPLES,
-                               confidence_level=0.95, method="percentile", rng=np.random.default_rng(SEED))
+        boot = stats.bootstrap(
+            (baseline, mode),
+            statistic,
+            paired=True,
+            vectorized=True,
+            n_resamples=BOOTSTRAP_RESAMPLES,
+            confidence_level=0.95,
+            method="percentile",
+            rng=np.random.default_rng(SEED),
+        )
     low, high = boot.confidence_interval
     return (float(low), float(high)) if np.isfinite([low, high]).all() else None
 

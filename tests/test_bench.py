@@ -7,18 +7,45 @@ import pytest
 
 from tests.conftest import ansible_playbook
 
-RUN_KEYS = {"mode", "round", "order", "profile", "status", "error", "started_at", "finished_at", "warmup_duration_s",
-            "measure_duration_s", "k6_argv", "service_cpu_s", "k6_cpu_s"}
-MANIFEST_KEYS = {"campaign_id", "git_commit", "started_at", "finished_at", "profile", "modes", "host", "docker", "k6_version",
-                 "packages_sha256", "db", "seed", "run_order"}
+RUN_KEYS = {
+    "mode",
+    "round",
+    "order",
+    "profile",
+    "status",
+    "error",
+    "started_at",
+    "finished_at",
+    "warmup_duration_s",
+    "measure_duration_s",
+    "k6_argv",
+    "service_cpu_s",
+    "k6_cpu_s",
+}
+MANIFEST_KEYS = {
+    "campaign_id",
+    "git_commit",
+    "started_at",
+    "finished_at",
+    "profile",
+    "modes",
+    "host",
+    "docker",
+    "k6_version",
+    "packages_sha256",
+    "db",
+    "seed",
+    "run_order",
+}
 PHASES_AFTER_BUILD = ("playbooks/deploy.yml", "playbooks/verify.yml", "playbooks/measure.yml")
 
 
 @pytest.fixture(scope="module")
 def campaign(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     results = tmp_path_factory.mktemp("results")
-    result = ansible_playbook("bench.yml", "-e", json.dumps({"lab_profile": "smoke", "lab_results_dir": str(results),
-                                                               "lab_campaign_id": "ci-smoke"}))
+    result = ansible_playbook(
+        "bench.yml", "-e", json.dumps({"lab_profile": "smoke", "lab_results_dir": str(results), "lab_campaign_id": "ci-smoke"})
+    )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     return results / "ci-smoke", result.stdout
 
@@ -56,8 +83,11 @@ def test_resume_skips_ok_runs_and_redoes_a_failed_one_in_a_new_folder(campaign: 
     first = sorted((folder / "runs").iterdir())[0]
     meta = json.loads((first / "run.json").read_text())
     (first / "run.json").write_text(json.dumps(meta | {"status": "failed", "error": "injected by the test"}))
-    result = ansible_playbook(*PHASES_AFTER_BUILD, "-e", json.dumps({"lab_profile": "smoke", "lab_results_dir": str(folder.parent),
-                                                                      "lab_campaign_id": "ci-smoke"}))
+    result = ansible_playbook(
+        *PHASES_AFTER_BUILD,
+        "-e",
+        json.dumps({"lab_profile": "smoke", "lab_results_dir": str(folder.parent), "lab_campaign_id": "ci-smoke"}),
+    )
     assert result.returncode == 0, result.stdout[-3000:]
     runs = sorted(p.name for p in (folder / "runs").iterdir())
     assert len(runs) == 4
@@ -69,8 +99,11 @@ def test_resume_skips_ok_runs_and_redoes_a_failed_one_in_a_new_folder(campaign: 
 def test_an_existing_campaign_refuses_another_profile(campaign: tuple[Path, str]) -> None:
     folder, _ = campaign
     before = sorted(p.name for p in (folder / "runs").iterdir())
-    result = ansible_playbook("playbooks/verify.yml", "-e", json.dumps({"lab_profile": "aa", "lab_results_dir": str(folder.parent),
-                                                                          "lab_campaign_id": "ci-smoke"}))
+    result = ansible_playbook(
+        "playbooks/verify.yml",
+        "-e",
+        json.dumps({"lab_profile": "aa", "lab_results_dir": str(folder.parent), "lab_campaign_id": "ci-smoke"}),
+    )
     assert result.returncode != 0
     assert "campaign ci-smoke was started with profile 'smoke'" in " ".join(result.stdout.split())
     assert sorted(p.name for p in (folder / "runs").iterdir()) == before

@@ -7,8 +7,18 @@ import pytest
 
 from tests.conftest import ansible_playbook
 
-BAD_PROFILE = {"smoke": {"executor": "constant-vus", "vus": 4, "sleep_s": 0, "warmup_s": 2, "measure_s": "ten",
-                         "rounds": 1, "client_lifecycle": "shared", "modes": ["native"]}}
+BAD_PROFILE = {
+    "smoke": {
+        "executor": "constant-vus",
+        "vus": 4,
+        "sleep_s": 0,
+        "warmup_s": 2,
+        "measure_s": "ten",
+        "rounds": 1,
+        "client_lifecycle": "shared",
+        "modes": ["native"],
+    }
+}
 
 
 @pytest.mark.parametrize(

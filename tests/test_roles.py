@@ -17,7 +17,9 @@ def test_argument_spec_equals_defaults(role: Path) -> None:
     optional = sorted(name for name, option in spec.items() if not option.get("required"))
     assert optional == sorted(defaults), f"{role.name}: spec (optional inputs) and defaults list different variables"
     for name, value in defaults.items():
-        assert spec[name].get("default") == value, f"{role.name}: {name} defaults to {value!r} but the spec says {spec[name].get('default')!r}"
+        assert spec[name].get("default") == value, (
+            f"{role.name}: {name} defaults to {value!r} but the spec says {spec[name].get('default')!r}"
+        )
         assert name.startswith(role.name + "_"), f"{role.name}: input {name} is not named {role.name}_*"
 
 

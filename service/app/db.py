@@ -14,7 +14,7 @@ Client = AsyncIOMotorClient
 Database = AsyncIOMotorDatabase[dict[str, Any]]
 
 
-def make_client(settings: Settings) -> Client:
+def make_client(settings: Settings) -> Client[dict[str, Any]]:
     return Client(
         settings.mongodb_uri,
         serverSelectionTimeoutMS=settings.server_selection_timeout_ms,

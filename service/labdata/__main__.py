@@ -9,6 +9,7 @@ Prints one JSON line: {"changed": bool, "count": N, "sha256": "..."}. Exit 2 on 
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
@@ -32,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--count must be at least 1, got {args.count}")
     try:
         documents = read_export(args.file) if args.file else list(companies(args.count, args.seed))
+        client: MongoClient[dict[str, Any]]
         with MongoClient(args.uri, serverSelectionTimeoutMS=args.timeout_ms) as client:
             result = load(client, args.database, args.collection, documents)
     except DatasetError as exc:

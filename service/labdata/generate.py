@@ -18,8 +18,20 @@ DEFAULT_COUNT = 9_500
 DEFAULT_SEED = 20230605
 
 CATEGORIES = [
-    "web", "software", "advertising", "mobile", "enterprise", "ecommerce", "games_video",
-    "network_hosting", "biotech", "consulting", "search", "social", "hardware", "security",
+    "web",
+    "software",
+    "advertising",
+    "mobile",
+    "enterprise",
+    "ecommerce",
+    "games_video",
+    "network_hosting",
+    "biotech",
+    "consulting",
+    "search",
+    "social",
+    "hardware",
+    "security",
 ]
 WORDS = (
     "data cloud platform mobile social network search video music photo travel health "
@@ -30,9 +42,12 @@ WORDS = (
 FIRST = "Anna Ben Chloe David Emma Frank Grace Henry Iris Jack Kate Liam Mia Noah Olga Paul".split()
 LAST = "Smith Jones Brown Lee Garcia Miller Davis Wilson Moore Taylor Clark Lewis Walker".split()
 CITIES = [
-    ("San Francisco", "CA", "USA", 37.77, -122.41), ("New York", "NY", "USA", 40.71, -74.0),
-    ("London", None, "GBR", 51.5, -0.12), ("Berlin", None, "DEU", 52.52, 13.4),
-    ("Austin", "TX", "USA", 30.26, -97.74), ("Bangalore", None, "IND", 12.97, 77.59),
+    ("San Francisco", "CA", "USA", 37.77, -122.41),
+    ("New York", "NY", "USA", 40.71, -74.0),
+    ("London", None, "GBR", 51.5, -0.12),
+    ("Berlin", None, "DEU", 52.52, 13.4),
+    ("Austin", "TX", "USA", 30.26, -97.74),
+    ("Bangalore", None, "IND", 12.97, 77.59),
 ]
 EPOCH = datetime(2007, 5, 25, 6, 51, 27, tzinfo=UTC)
 
@@ -58,7 +73,11 @@ def _round(rng: random.Random, year: int) -> dict[str, Any]:
         "funded_month": rng.randrange(1, 13),
         "funded_day": rng.randrange(1, 29),
         "investments": [
-            {"company": None, "financial_org": {"name": _words(rng, 2).title(), "permalink": _words(rng, 2).replace(" ", "-")}, "person": None}
+            {
+                "company": None,
+                "financial_org": {"name": _words(rng, 2).title(), "permalink": _words(rng, 2).replace(" ", "-")},
+                "person": None,
+            }
             for _ in range(rng.randrange(0, 4))
         ],
     }
@@ -108,20 +127,43 @@ def company(rng: random.Random, index: int) -> dict[str, Any]:
         "acquisition": None,
         "acquisitions": [],
         "offices": [
-            {"description": rng.choice(["HQ", "", "Sales"]), "address1": f"{rng.randrange(1, 999)} {_words(rng, 1).title()} St",
-             "address2": "", "zip_code": f"{rng.randrange(10_000, 99_999)}", "city": city, "state_code": state,
-             "country_code": country, "latitude": lat, "longitude": lon}
+            {
+                "description": rng.choice(["HQ", "", "Sales"]),
+                "address1": f"{rng.randrange(1, 999)} {_words(rng, 1).title()} St",
+                "address2": "",
+                "zip_code": f"{rng.randrange(10_000, 99_999)}",
+                "city": city,
+                "state_code": state,
+                "country_code": country,
+                "latitude": lat,
+                "longitude": lon,
+            }
             for _ in range(rng.randrange(1, 3))
         ],
         "milestones": [
-            {"id": rng.randrange(1, 20_000), "description": _words(rng, 8), "stoned_year": year + 1, "stoned_month": 1, "stoned_day": 1,
-             "source_url": "", "source_text": None, "source_description": _words(rng, 3), "stoneable_type": "Company",
-             "stoned_value": None, "stoned_value_type": None, "stoned_acquirer": None, "stoneable": {"name": name, "permalink": permalink}}
+            {
+                "id": rng.randrange(1, 20_000),
+                "description": _words(rng, 8),
+                "stoned_year": year + 1,
+                "stoned_month": 1,
+                "stoned_day": 1,
+                "source_url": "",
+                "source_text": None,
+                "source_description": _words(rng, 3),
+                "stoneable_type": "Company",
+                "stoned_value": None,
+                "stoned_value_type": None,
+                "stoned_acquirer": None,
+                "stoneable": {"name": name, "permalink": permalink},
+            }
             for _ in range(rng.randrange(0, 3))
         ],
         "video_embeds": [],
         "screenshots": [],
-        "external_links": [{"external_url": f"http://press.example.org/{rng.randrange(10**6)}", "title": _words(rng, 3)} for _ in range(rng.randrange(0, 3))],
+        "external_links": [
+            {"external_url": f"http://press.example.org/{rng.randrange(10**6)}", "title": _words(rng, 3)}
+            for _ in range(rng.randrange(0, 3))
+        ],
         "partners": [],
     }
 

@@ -44,8 +44,19 @@ class EmbeddedMongo:
 
     def start(self, timeout_s: float = 15.0) -> None:
         log = (self.data_dir / "nx.log").open("ab")
-        argv = [nx_binary(), "--host", "127.0.0.1", "-p", str(self.port), "--data-dir", str(self.data_dir),
-                "--log-file", str(self.data_dir / "nx-server.log"), "--pid-file", str(self.data_dir / "nx.pid")]
+        argv = [
+            nx_binary(),
+            "--host",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "--data-dir",
+            str(self.data_dir),
+            "--log-file",
+            str(self.data_dir / "nx-server.log"),
+            "--pid-file",
+            str(self.data_dir / "nx.pid"),
+        ]
         self.process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout_s
         with MongoClient(self.uri, serverSelectionTimeoutMS=300) as client:

@@ -38,7 +38,9 @@ def test_records_are_the_first_hundred_loaded(lab_env: None, lifecycle: str, mon
 
 
 @pytest.mark.parametrize("lifecycle", ["shared", "per_request"])
-def test_outage_answers_503_in_time_then_recovers(lab_env: None, mongo: EmbeddedMongo, lifecycle: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_outage_answers_503_in_time_then_recovers(
+    lab_env: None, mongo: EmbeddedMongo, lifecycle: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("LAB_CLIENT_LIFECYCLE", lifecycle)
     from app.main import app
 
