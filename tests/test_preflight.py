@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ansible_playbook
+from labrun import ansible_playbook
 
 BAD_PROFILE = {
     "smoke": {

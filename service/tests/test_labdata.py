@@ -9,10 +9,10 @@ from bson import json_util
 from pymongo import MongoClient
 
 from app.models import CompaniesSchema
+from embedded_mongo import EmbeddedMongo
 from labdata.__main__ import main
 from labdata.generate import companies
 from labdata.load import DatasetError, read_export
-from tests.conftest import EmbeddedMongo
 
 
 def test_generator_is_deterministic_and_seeded() -> None:

@@ -10,8 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.models import CompaniesSchema
+from embedded_mongo import TEST_COUNT, TEST_SEED, EmbeddedMongo
 from labdata.generate import companies
-from tests.conftest import TEST_COUNT, TEST_SEED, EmbeddedMongo
 
 SERVICE_DIR = Path(__file__).resolve().parents[1]
 

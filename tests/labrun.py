@@ -5,8 +5,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -16,8 +14,3 @@ def ansible_playbook(*args: str, timeout: int = 900) -> subprocess.CompletedProc
     env = os.environ | {"ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"}
     env["PATH"] = f"{binary.parent}:{env.get('PATH', '')}"
     return subprocess.run([str(binary), *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
-
-
-@pytest.fixture(scope="session")
-def root() -> Path:
-    return ROOT
