@@ -22,6 +22,8 @@ export const options = {
     warmup: scenario('warmup', '0s', cfg.warmup_s),
     measure: scenario('measure', `${cfg.warmup_s}s`, cfg.measure_s),
   },
+  // A run whose measured requests fail above max_error_rate exits 99: the lab marks it failed.
+  thresholds: { 'http_req_failed{phase:measure}': [`rate<=${cfg.max_error_rate}`] },
   discardResponseBodies: true,
   summaryTrendStats: ['avg', 'min', 'med', 'max', 'p(90)', 'p(95)', 'p(99)'],
 };

@@ -1,0 +1,127 @@
+"""Compare two campaigns: each mode's metrics side by side, the change and its 95% CI.
+
+usage: python -m analysis.compare CAMPAIGN_A CAMPAIGN_B [--force] [--json FILE]
+
+Refuses (exit 2, naming the differing facts) when the manifests differ in what makes results
+incomparable: host, profile, package set, dataset. --force compares anyway and says so.
+The change is B relative to A, in percent, positive = B is worse (slower, higher latency,
+more CPU). Runs of two campaigns are independent: the CI resamples each campaign's runs.
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from analysis.load import CampaignError, load_campaign
+from analysis.stats import BOOTSTRAP_RESAMPLES, METRICS, SEED, gap_pct, runs_frame
+
+
+def comparable_facts(manifest: dict[str, Any]) -> dict[str, Any]:
+    host = manifest.get("host", {})
+    profile = {k: v for k, v in manifest.get("profile", {}).items() if k not in ("rounds",)}
+    return {
+        "host": {k: host.get(k) for k in ("cpu_model", "cores", "memory_mb", "kernel")},
+        "profile": profile,
+        "packages": sorted(set((manifest.get("packages_sha256") or {}).values())),
+        "dataset": (manifest.get("db") or {}).get("dataset", {}).get("sha256"),
+    }
+
+
+def differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
+    fa, fb = comparable_facts(a), comparable_facts(b)
+    return [f"{key}: {fa[key]} != {fb[key]}" for key in fa if fa[key] != fb[key]]
+
+
+def change_ci(metric: str, a: np.ndarray, b: np.ndarray) -> tuple[float, float] | None:
+    if len(a) < 2 or len(b) < 2:
+        return None
+
+    def statistic(x: np.ndarray, y: np.ndarray, axis: int = -1) -> Any:
+        return gap_pct(metric, np.mean(x, axis=axis), np.mean(y, axis=axis))
+
+    result = stats.bootstrap(
+        (a, b),
+        statistic,
+        paired=False,
+        vectorized=True,
+        n_resamples=BOOTSTRAP_RESAMPLES,
+        method="percentile",
+        rng=np.random.default_rng(SEED),
+    )
+    low, high = result.confidence_interval
+    return (float(low), float(high)) if np.isfinite([low, high]).all() else None
+
+
+def compare_frames(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    for mode in sorted(set(a["mode"]) & set(b["mode"])):
+        for metric in METRICS:
+            va = a.loc[a["mode"] == mode, metric].dropna().to_numpy()
+            vb = b.loc[b["mode"] == mode, metric].dropna().to_numpy()
+            if not len(va) or not len(vb):
+                continue
+            ci = change_ci(metric, va, vb)
+            rows.append(
+                {
+                    "mode": mode,
+                    "metric": metric,
+                    "a": va.mean(),
+                    "b": vb.mean(),
+                    "change_pct": gap_pct(metric, va.mean(), vb.mean()),
+                    "ci95": [round(ci[0], 4), round(ci[1], 4)] if ci else None,
+                    "runs_a": len(va),
+                    "runs_b": len(vb),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m analysis.compare", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("a", type=Path)
+    parser.add_argument("b", type=Path)
+    parser.add_argument("--force", action="store_true", help="compare even when the campaigns are not comparable")
+    parser.add_argument("--json", type=Path, help="also write the table as JSON")
+    args = parser.parse_args(argv)
+    try:
+        a, b = load_campaign(args.a), load_campaign(args.b)
+    except CampaignError as exc:
+        print(f"compare: {exc}", file=sys.stderr)
+        return 2
+    differ = differences(a.manifest, b.manifest)
+    if differ and not args.force:
+        print(f"compare: {args.a} and {args.b} are not comparable ({'; '.join(differ)}); use --force to compare anyway", file=sys.stderr)
+        return 2
+    frame_a, frame_b = (runs_frame(c) for c in (a, b))
+    table = compare_frames(frame_a[frame_a["status"] == "ok"], frame_b[frame_b["status"] == "ok"])
+    if differ:
+        print(f"warning: compared with --force although they differ: {'; '.join(differ)}")
+    print(f"A = {a.manifest['campaign_id']}, B = {b.manifest['campaign_id']}; change = B vs A, positive = B is worse")
+    print(table.to_markdown(index=False, floatfmt=".4g") if not table.empty else "no mode in common")
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                {
+                    "a": a.manifest["campaign_id"],
+                    "b": b.manifest["campaign_id"],
+                    "forced": bool(differ),
+                    "rows": table.to_dict(orient="records"),
+                },
+                indent=2,
+                default=float,
+            )
+            + "\n"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,148 @@
+"""Faults injected into real campaigns: every result is kept, failures are named, the lab recovers.
+
+Loopback and the lab's own containers only; every wait bounded (tests/faults.py).
+"""
+
+import json
+import os
+import signal
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import pytest
+from faults import DAEMONS, CampaignRun, pid_of, wait_until
+from labrun import ansible_playbook
+
+DB_PID = DAEMONS / "mongodb.pid"
+
+
+def stop_db() -> None:
+    subprocess.run(["start-stop-daemon", "--stop", "--pidfile", str(DB_PID), "--retry", "TERM/10/KILL/5"], check=True)
+
+
+@pytest.fixture
+def db_restored() -> Iterator[None]:
+    """Whatever a test does to the database, the lab's database runs again afterwards."""
+    yield
+    result = ansible_playbook("playbooks/database.yml")
+    assert result.returncode == 0, result.stdout[-3000:]
+
+
+def statuses(run: CampaignRun) -> dict[str, str]:
+    return {name: str(meta["status"]) for name, meta in run.runs().items()}
+
+
+def test_native_service_killed_mid_run(tmp_path: Path) -> None:
+    run = CampaignRun(tmp_path, "kill-native").start()
+    run.wait_for_measuring("native", 1)
+    os.kill(pid_of("service-native"), signal.SIGKILL)
+    rc, log = run.finish()
+    assert rc == 0, log[-3000:]
+    runs = run.runs()
+    assert len(runs) == 4, runs.keys()
+    killed = next(meta for meta in runs.values() if meta["mode"] == "native" and meta["round"] == 1)
+    assert killed["status"] == "failed"
+    assert "k6 exited 99" in str(killed["error"]) or "unhealthy after the run" in str(killed["error"])
+    killed_dir = next(run.folder.glob("runs/*_native_r1"))
+    assert (killed_dir / "k6.json.gz").stat().st_size > 0 and (killed_dir / "k6.stderr.txt").exists()
+    later = next(meta for meta in runs.values() if meta["mode"] == "native" and meta["round"] == 2)
+    assert later["status"] == "ok" and later["recovered"] is True
+    assert sorted(statuses(run).values()) == ["failed", "ok", "ok", "ok"]
+
+
+def test_service_container_killed_mid_run(tmp_path: Path) -> None:
+    run = CampaignRun(tmp_path, "kill-docker").start()
+    run.wait_for_measuring("docker", 1)
+    docker.from_env().containers.get("lab-docker").kill()
+    rc, log = run.finish()
+    assert rc == 0, log[-3000:]
+    runs = run.runs()
+    assert len(runs) == 4
+    killed = next(meta for meta in runs.values() if meta["mode"] == "docker" and meta["round"] == 1)
+    later = next(meta for meta in runs.values() if meta["mode"] == "docker" and meta["round"] == 2)
+    assert killed["status"] == "failed" and later["status"] == "ok" and later["recovered"] is True
+
+
+def test_abort_policy_stops_after_the_failed_run(tmp_path: Path) -> None:
+    run = CampaignRun(tmp_path, "abort", lab_on_failure="abort").start()
+    run.wait_for_measuring("native", 1)
+    os.kill(pid_of("service-native"), signal.SIGKILL)
+    rc, log = run.finish()
+    assert rc != 0
+    assert "failed and lab_on_failure is abort" in log
+    assert any(meta["status"] == "failed" for meta in run.runs().values())
+    # The service comes back for the next campaign.
+    result = ansible_playbook("playbooks/deploy.yml", "-e", json.dumps({"lab_profile": "smoke"}))
+    assert result.returncode == 0
+
+
+def test_database_stopped_before_verify_fails_verify_naming_it(tmp_path: Path, db_restored: None) -> None:
+    stop_db()
+    result = ansible_playbook("playbooks/verify.yml", "-e", json.dumps({"lab_results_dir": str(tmp_path), "lab_campaign_id": "no-db"}))
+    output = " ".join(result.stdout.split())
+    assert result.returncode != 0
+    assert "the database at 127.0.0.1:27017 does not answer" in output
+    assert not list(tmp_path.glob("no-db/runs/*"))
+
+
+def test_database_stopped_mid_run_fails_that_run_and_later_runs_proceed(tmp_path: Path, db_restored: None) -> None:
+    run = CampaignRun(tmp_path, "db-down").start()
+    run.wait_for_measuring("native", 1)
+    stop_db()
+    run.wait_for_run_json("native", 1)
+    restored = ansible_playbook("playbooks/database.yml")
+    assert restored.returncode == 0, restored.stdout[-2000:]
+    rc, log = run.finish()
+    assert rc == 0, log[-3000:]
+    runs = run.runs()
+    hit = next(meta for meta in runs.values() if meta["mode"] == "native" and meta["round"] == 1)
+    assert hit["status"] == "failed" and hit["error_rate"] > 0.01
+    assert [m["status"] for m in runs.values() if m["order"] > hit["order"]] == ["ok"] * sum(1 for m in runs.values() if m["order"] > hit["order"])
+
+
+def test_missing_k6_fails_each_run_and_keeps_its_stderr(tmp_path: Path) -> None:
+    run = CampaignRun(tmp_path, "no-k6", lab_k6_bin="/nonexistent/k6").start()
+    rc, log = run.finish()
+    assert rc == 0, log[-3000:]
+    runs = run.runs()
+    assert len(runs) == 4 and {m["status"] for m in runs.values()} == {"failed"}
+    first = sorted(run.folder.glob("runs/*"))[0]
+    assert "k6 exited" in str(json.loads((first / "run.json").read_text())["error"])
+    assert "/nonexistent/k6" in (first / "k6.stderr.txt").read_text()
+
+
+def test_interrupted_campaign_resumes_keeping_what_finished(tmp_path: Path) -> None:
+    run = CampaignRun(tmp_path, "interrupted").start()
+    first_two = wait_until(lambda: len(run.runs()) >= 1 and run.k6_running(*_second(run)), 240, "the second run to measure")
+    assert first_two
+    run.interrupt()
+    kept = run.runs()
+    assert len(kept) == 1 and next(iter(kept.values()))["status"] == "ok"
+    again = CampaignRun(tmp_path, "interrupted").start()
+    rc, log = again.finish()
+    assert rc == 0, log[-3000:]
+    runs = again.runs()
+    assert len(runs) == 4 and {m["status"] for m in runs.values()} == {"ok"}
+    assert kept.items() <= runs.items()
+    assert "3 runs this time" in log
+
+
+def _second(run: CampaignRun) -> tuple[str, int]:
+    manifest = json.loads((run.folder / "manifest.json").read_text())
+    mode, round_ = manifest["run_order"][1].split()
+    return mode, int(round_)
+
+
+def test_preflight_refuses_a_results_folder_without_room(tmp_path: Path) -> None:
+    small = tmp_path / "small"
+    small.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(small)], check=True)
+    try:
+        result = ansible_playbook("playbooks/preflight.yml", "-e", json.dumps({"lab_results_dir": str(small), "lab_profile": "saturation"}))
+        output = " ".join(result.stdout.split())
+        assert result.returncode != 0
+        assert f"lab_results_dir '{small}' has" in output and "MB free; the saturation campaign needs about" in output
+    finally:
+        subprocess.run(["umount", str(small)], check=True)
