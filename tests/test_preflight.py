@@ -61,3 +61,28 @@ def test_bench_stops_before_changing_anything() -> None:
     assert "lab_profile is 'fast'" in " ".join(result.stdout.split())
     assert "changed=0" in result.stdout.split("PLAY RECAP")[-1]
     assert "Provision" not in result.stdout.split("PLAY RECAP")[0].split("Check every input")[-1]
+
+
+def test_a_port_held_by_another_program_is_refused() -> None:
+    """A plain HTTP server on a mode's port (not the lab service) stops the campaign in preflight."""
+    import http.server
+    import threading
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+    port = server.server_address[1]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        catalog = {"native": {"kind": "native", "port": port}}
+        result = ansible_playbook("playbooks/preflight.yml", "-e", json.dumps({"lab_mode_catalog": catalog, "lab_modes": ["native"]}))
+    finally:
+        server.shutdown()
+    output = " ".join(result.stdout.split())
+    assert result.returncode != 0
+    assert f"port {port} of mode native (lab_mode_catalog.native.port) is in use by another program" in output
+
+
+def test_an_empty_mode_list_in_a_profile_is_refused() -> None:
+    profiles = {"smoke": BAD_PROFILE["smoke"] | {"measure_s": 5, "modes": []}}
+    result = ansible_playbook("playbooks/preflight.yml", "-e", json.dumps({"lab_profile": "smoke", "lab_profiles": profiles}))
+    assert result.returncode != 0
+    assert "give at least one mode" in " ".join(result.stdout.split())
