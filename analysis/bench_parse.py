@@ -81,7 +81,7 @@ def write_campaign(folder: Path, runs: int, requests: int) -> int:
     return lines
 
 
-def timed(argv: list[str], shell: bool = False) -> tuple[float, int, str]:
+def timed(argv: list[str] | str, shell: bool = False) -> tuple[float, int, str]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     started = time.perf_counter()
     result = subprocess.run(argv, shell=shell, capture_output=True, text=True, check=True)

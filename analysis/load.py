@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import re
 import zlib
 from array import array
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, cast
@@ -26,7 +29,8 @@ METRICS = (b"http_reqs", b"http_req_duration", b"http_req_failed")
 _FAST = re.compile(
     rb'^\{"metric":"(http_reqs|http_req_duration|http_req_failed)","type":"Point","data":\{"time":"[^"]*","value":([-0-9.eE+]+),"tags":\{(.*)\}\}\}\s*$'
 )
-_PREFIX = b'{"metric":"http_req'
+_METRIC_KEY = b'{"metric":"'
+_WANTED = tuple(b'{"metric":"' + name + b'","type":"Point"' for name in METRICS)
 
 
 class CampaignError(Exception):
@@ -128,26 +132,33 @@ def read_points(path: Path) -> RunPoints:
     try:
         with _open(path) as handle:
             for number, line in enumerate(handle, start=1):
-                if not line.startswith(_PREFIX):
-                    if b'"Point"' in line and b'"http_req' in line:
-                        parsed = _slow(line, path, number)
+                if line.startswith(_METRIC_KEY):
+                    # k6's own layout: only the three metrics the report uses are read.
+                    if line.startswith(_WANTED):
+                        match = _FAST.match(line)
+                        parsed = (
+                            (match.group(1).decode(), float(match.group(2)), _phase(match.group(3))) if match else _slow(line, path, number)
+                        )
                         if parsed:
                             _add(points, *parsed)
-                    elif not line.startswith(b"{"):
+                    continue
+                if not line.startswith(b"{"):
+                    if line.strip():
                         raise CampaignError(f"{path}:{number}: malformed k6 line (not a JSON object)")
                     continue
-                match = _FAST.match(line)
-                if match:
-                    tags = match.group(3)
-                    phase = "measure" if b'"phase":"measure"' in tags else ("warmup" if b'"phase":"warmup"' in tags else None)
-                    _add(points, match.group(1).decode(), float(match.group(2)), phase)
-                else:
+                if b'"Point"' in line and b'"http_req' in line:
                     parsed = _slow(line, path, number)
                     if parsed:
                         _add(points, *parsed)
     except (EOFError, zlib.error, gzip.BadGzipFile, OSError) as exc:
         raise CampaignError(f"{path}:{number + 1}: cannot read (truncated or corrupt): {exc}") from exc
     return points
+
+
+def _phase(tags: bytes) -> str | None:
+    if b'"phase":"measure"' in tags:
+        return "measure"
+    return "warmup" if b'"phase":"warmup"' in tags else None
 
 
 def _runs(folder: Path) -> Iterator[Run]:
@@ -178,26 +189,40 @@ def load_campaign(folder: Path) -> Campaign:
     runs = list(_runs(runs_dir))
     if not runs:
         raise CampaignError(f"{runs_dir}: no runs")
+    to_read: dict[Path, Run] = {}
     for run in runs:
         missing = [key for key in RUN_KEYS if key not in run.meta]
         if missing:
             raise CampaignError(f"{run.path / 'run.json'}: required keys missing: {', '.join(missing)}")
+        raw = raw_file(run.path)
         if run.meta["status"] != "ok":
             run.problem = f"status {run.meta['status']}: {run.meta.get('error') or 'no reason recorded'}"
-            continue
-        raw = raw_file(run.path)
-        if raw is None:
+        elif raw is None:
             run.problem = "no k6.json.gz"
-            continue
-        try:
-            run.points = read_points(raw)
-            run.points.summarise()
-        except CampaignError as exc:
-            run.problem = str(exc)
-            continue
-        if run.points.requests == 0:
-            run.problem = f"{raw}: no measured points (phase=measure)"
+        else:
+            to_read[raw] = run
+    # Runs are independent: read them on every core, one run per worker at a time.
+    workers = min(len(to_read), os.cpu_count() or 1)
+    with ProcessPoolExecutor(max_workers=workers) if workers > 1 else nullcontext() as pool:
+        mapped = pool.map(_summarised, to_read) if pool else map(_summarised, to_read)
+        for (raw, run), result in zip(to_read.items(), mapped, strict=True):
+            if isinstance(result, str):
+                run.problem = result
+            elif result.requests == 0:
+                run.problem = f"{raw}: no measured points (phase=measure)"
+            else:
+                run.points = result
     return campaign_or_error(folder, manifest, runs)
+
+
+def _summarised(raw: Path) -> RunPoints | str:
+    """One run's points, summarised; or why it cannot be read."""
+    try:
+        points = read_points(raw)
+    except CampaignError as exc:
+        return str(exc)
+    points.summarise()
+    return points
 
 
 def campaign_or_error(folder: Path, manifest: dict[str, Any], runs: list[Run]) -> Campaign:

@@ -18,8 +18,16 @@ from labrun import ROOT
 LAB_ROOT = Path("/opt/container-cost-lab")
 DAEMONS = Path("/var/lib/container-cost-lab/daemons")
 PHASES_AFTER_BUILD = ("playbooks/deploy.yml", "playbooks/verify.yml", "playbooks/measure.yml")
-FAULT_PROFILE = {"executor": "constant-vus", "vus": 4, "sleep_s": 0, "warmup_s": 2, "measure_s": 8, "rounds": 2,
-                 "client_lifecycle": "shared", "modes": ["native", "docker"]}
+FAULT_PROFILE = {
+    "executor": "constant-vus",
+    "vus": 4,
+    "sleep_s": 0,
+    "warmup_s": 2,
+    "measure_s": 8,
+    "rounds": 2,
+    "client_lifecycle": "shared",
+    "modes": ["native", "docker"],
+}
 
 
 def wait_until(condition: Callable[[], object], timeout_s: float, what: str, every_s: float = 0.2) -> object:
@@ -43,8 +51,12 @@ class CampaignRun:
     def __init__(self, results: Path, campaign_id: str, profile: dict[str, object] | None = None, **extra: object) -> None:
         self.results, self.campaign_id = results, campaign_id
         profiles = {"faults": profile or FAULT_PROFILE}
-        self.extra = {"lab_profile": "faults", "lab_profiles": profiles, "lab_results_dir": str(results),
-                      "lab_campaign_id": campaign_id} | extra
+        self.extra = {
+            "lab_profile": "faults",
+            "lab_profiles": profiles,
+            "lab_results_dir": str(results),
+            "lab_campaign_id": campaign_id,
+        } | extra
         self.process: subprocess.Popen[str] | None = None
         self.log = results / f"{campaign_id}.ansible.log"
 
@@ -54,12 +66,22 @@ class CampaignRun:
 
     def start(self, *playbooks: str) -> "CampaignRun":
         binary = Path(sys.executable).with_name("ansible-playbook")
-        env = os.environ | {"ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
-                            "PATH": f"{binary.parent}:{os.environ.get('PATH', '')}"}
+        env = os.environ | {
+            "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
+            "ANSIBLE_NOCOLOR": "1",
+            "PATH": f"{binary.parent}:{os.environ.get('PATH', '')}",
+        }
         self.results.mkdir(parents=True, exist_ok=True)
         handle = self.log.open("w")
-        self.process = subprocess.Popen([str(binary), *(playbooks or PHASES_AFTER_BUILD), "-e", json.dumps(self.extra)], cwd=ROOT,
-                                        env=env, stdout=handle, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        self.process = subprocess.Popen(
+            [str(binary), *(playbooks or PHASES_AFTER_BUILD), "-e", json.dumps(self.extra)],
+            cwd=ROOT,
+            env=env,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
         return self
 
     def finish(self, timeout_s: float = 600) -> tuple[int, str]:
@@ -75,8 +97,11 @@ class CampaignRun:
 
     def k6_running(self, mode: str, round_: int) -> str | None:
         """The name of the run whose k6 is running against `mode` in `round_`, once its measured phase began."""
-        found = subprocess.run(["pgrep", "-f", f"k6 run .*--tag mode={mode} --tag round={round_} --tag campaign={self.campaign_id}"],
-                               capture_output=True, text=True)
+        found = subprocess.run(
+            ["pgrep", "-f", f"k6 run .*--tag mode={mode} --tag round={round_} --tag campaign={self.campaign_id}"],
+            capture_output=True,
+            text=True,
+        )
         warmup = float(self.extra["lab_profiles"]["faults"]["warmup_s"])  # type: ignore[index]
         for pid in found.stdout.split():
             elapsed = subprocess.run(["ps", "-o", "etimes=", "-p", pid], capture_output=True, text=True).stdout.strip()
@@ -91,5 +116,8 @@ class CampaignRun:
         return {p.parent.name: json.loads(p.read_text()) for p in sorted(self.folder.glob("runs/*/run.json"))}
 
     def wait_for_run_json(self, mode: str, round_: int, timeout_s: float = 120) -> None:
-        wait_until(lambda: any(r["mode"] == mode and r["round"] == round_ for r in self.runs().values()), timeout_s,
-                   f"run.json of {mode} round {round_}")
+        wait_until(
+            lambda: any(r["mode"] == mode and r["round"] == round_ for r in self.runs().values()),
+            timeout_s,
+            f"run.json of {mode} round {round_}",
+        )

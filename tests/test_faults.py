@@ -12,6 +12,7 @@ from pathlib import Path
 
 import docker
 import pytest
+
 from faults import DAEMONS, CampaignRun, pid_of, wait_until
 from labrun import ansible_playbook
 
@@ -99,7 +100,8 @@ def test_database_stopped_mid_run_fails_that_run_and_later_runs_proceed(tmp_path
     runs = run.runs()
     hit = next(meta for meta in runs.values() if meta["mode"] == "native" and meta["round"] == 1)
     assert hit["status"] == "failed" and hit["error_rate"] > 0.01
-    assert [m["status"] for m in runs.values() if m["order"] > hit["order"]] == ["ok"] * sum(1 for m in runs.values() if m["order"] > hit["order"])
+    later = [m["status"] for m in runs.values() if m["order"] > hit["order"]]
+    assert later and set(later) == {"ok"}
 
 
 def test_missing_k6_fails_each_run_and_keeps_its_stderr(tmp_path: Path) -> None:
@@ -115,8 +117,7 @@ def test_missing_k6_fails_each_run_and_keeps_its_stderr(tmp_path: Path) -> None:
 
 def test_interrupted_campaign_resumes_keeping_what_finished(tmp_path: Path) -> None:
     run = CampaignRun(tmp_path, "interrupted").start()
-    first_two = wait_until(lambda: len(run.runs()) >= 1 and run.k6_running(*_second(run)), 240, "the second run to measure")
-    assert first_two
+    wait_until(lambda: len(run.runs()) >= 1 and run.k6_running(*_second(run)), 240, "the second run to measure")
     run.interrupt()
     kept = run.runs()
     assert len(kept) == 1 and next(iter(kept.values()))["status"] == "ok"
