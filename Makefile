@@ -8,13 +8,16 @@ PLAYBOOK := $(BIN)/ansible-playbook
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: bench verify smoke aa test lint unit molecule perf lock clean-venv bootstrap
+.PHONY: bench verify images smoke aa test lint unit molecule perf lock clean-venv bootstrap
 
 bench: $(VENV)/.installed ## Run the default campaign end to end (provision .. report)
 	$(PLAYBOOK) bench.yml $(ARGS)
 
 verify: $(VENV)/.installed ## Bring every mode up and check equivalence; record no timings
 	$(PLAYBOOK) bench.yml -e lab_verify_only=true $(ARGS)
+
+images: $(VENV)/.installed ## Wheelhouse -> base image -> service image, each skipped when current
+	$(PLAYBOOK) playbooks/provision.yml playbooks/build.yml
 
 smoke: $(VENV)/.installed ## One short round over every mode
 	$(PLAYBOOK) bench.yml -e lab_profile=smoke $(ARGS)
