@@ -1,15 +1,19 @@
 #!/usr/bin/env python3
 """Print the CPU seconds (user + system) used so far by a process tree or a container.
 
-usage: cpu_seconds.py --pidfile FILE | --container ID
+usage: cpu_seconds.py (--pidfile FILE | --container ID) [--plus-listener PORT]
 
 A process tree: the process and all its descendants, from /proc (live processes only).
 A container: its cgroup's cpuacct.usage (cgroup v1) or cpu.stat usage_usec (cgroup v2).
+--plus-listener adds the host process listening on 127.0.0.1:PORT (docker-proxy, for a
+published port): part of what the bridge mode costs, outside the container's cgroup.
 """
 
 import argparse
 import glob
 import os
+import re
+import subprocess
 import sys
 
 TICKS = os.sysconf("SC_CLK_TCK")
@@ -54,17 +58,27 @@ def container(container_id: str) -> float:
     raise SystemExit(f"cpu_seconds: no cgroup found for container {container_id}")
 
 
+def listener(port: int) -> float:
+    found = subprocess.run(["ss", "-ltnpH", f"sport = :{port}"], capture_output=True, text=True, check=True).stdout
+    pids = {int(pid) for pid in re.findall(r"pid=(\d+)", found)}
+    return sum(process_tree(pid) for pid in pids)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--pidfile")
     which.add_argument("--container")
+    parser.add_argument("--plus-listener", type=int)
     args = parser.parse_args()
     if args.pidfile:
         with open(args.pidfile) as handle:
-            print(f"{process_tree(int(handle.read().strip())):.3f}")
+            seconds = process_tree(int(handle.read().strip()))
     else:
-        print(f"{container(args.container):.3f}")
+        seconds = container(args.container)
+    if args.plus_listener:
+        seconds += listener(args.plus_listener)
+    print(f"{seconds:.3f}")
     return 0
 
 
