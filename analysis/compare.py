@@ -14,12 +14,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
-from scipy import stats
 
 from analysis.load import CampaignError, load_campaign
-from analysis.stats import BOOTSTRAP_RESAMPLES, METRICS, SEED, gap_pct, runs_frame
+from analysis.stats import METRICS, gap_ci, gap_pct, runs_frame
 
 
 def comparable_facts(manifest: dict[str, Any]) -> dict[str, Any]:
@@ -38,26 +36,6 @@ def differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
     return [f"{key}: {fa[key]} != {fb[key]}" for key in fa if fa[key] != fb[key]]
 
 
-def change_ci(metric: str, a: np.ndarray, b: np.ndarray) -> tuple[float, float] | None:
-    if len(a) < 2 or len(b) < 2:
-        return None
-
-    def statistic(x: np.ndarray, y: np.ndarray, axis: int = -1) -> Any:
-        return gap_pct(metric, np.mean(x, axis=axis), np.mean(y, axis=axis))
-
-    result = stats.bootstrap(
-        (a, b),
-        statistic,
-        paired=False,
-        vectorized=True,
-        n_resamples=BOOTSTRAP_RESAMPLES,
-        method="percentile",
-        rng=np.random.default_rng(SEED),
-    )
-    low, high = result.confidence_interval
-    return (float(low), float(high)) if np.isfinite([low, high]).all() else None
-
-
 def compare_frames(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for mode in sorted(set(a["mode"]) & set(b["mode"])):
@@ -66,7 +44,7 @@ def compare_frames(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
             vb = b.loc[b["mode"] == mode, metric].dropna().to_numpy()
             if not len(va) or not len(vb):
                 continue
-            ci = change_ci(metric, va, vb)
+            ci = gap_ci(metric, va, vb, paired=False)
             rows.append(
                 {
                     "mode": mode,

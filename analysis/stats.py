@@ -124,14 +124,9 @@ def compare(ok: pd.DataFrame, mode: str, metric: str, baseline: str = BASELINE) 
     if pairs.empty:
         return None
     b, m = pairs[baseline].to_numpy(), pairs[mode].to_numpy()
-    ci: tuple[float, float] | None = None
+    ci = gap_ci(metric, b, m, paired=True)
     p_value: float | None = None
     if len(pairs) >= 2:
-
-        def statistic(x: np.ndarray, y: np.ndarray, axis: int = -1) -> Any:
-            return gap_pct(metric, np.mean(x, axis=axis), np.mean(y, axis=axis))
-
-        ci = _bootstrap_ci(statistic, b, m)
 
         def mean_difference(x: np.ndarray, y: np.ndarray, axis: int = -1) -> Any:
             return np.mean(x - y, axis=axis)
@@ -151,8 +146,18 @@ def compare(ok: pd.DataFrame, mode: str, metric: str, baseline: str = BASELINE) 
     return Comparison(mode, metric, baseline_value, value, gap_pct(metric, baseline_value, value), ci, p_value, len(pairs), significant)
 
 
-def _bootstrap_ci(statistic: Any, baseline: np.ndarray, mode: np.ndarray) -> tuple[float, float] | None:
-    """95% percentile interval of `statistic`, resampling rounds whole (pairs stay together)."""
+def gap_ci(metric: str, baseline: np.ndarray, mode: np.ndarray, paired: bool = True) -> tuple[float, float] | None:
+    """95% percentile bootstrap interval of gap_pct between the two means.
+
+    paired: rounds are resampled whole (a round's runs stay together); otherwise each side's
+    runs are resampled on their own (two campaigns). None below 2 values a side.
+    """
+    if len(baseline) < 2 or len(mode) < 2:
+        return None
+
+    def statistic(x: np.ndarray, y: np.ndarray, axis: int = -1) -> Any:
+        return gap_pct(metric, np.mean(x, axis=axis), np.mean(y, axis=axis))
+
     if np.ptp(baseline) == 0 and np.ptp(mode) == 0:
         value = float(statistic(baseline, mode))
         return (value, value)
@@ -161,7 +166,7 @@ def _bootstrap_ci(statistic: Any, baseline: np.ndarray, mode: np.ndarray) -> tup
         boot = stats.bootstrap(
             (baseline, mode),
             statistic,
-            paired=True,
+            paired=paired,
             vectorized=True,
             n_resamples=BOOTSTRAP_RESAMPLES,
             confidence_level=0.95,
