@@ -147,3 +147,16 @@ def test_preflight_refuses_a_results_folder_without_room(tmp_path: Path) -> None
         assert f"lab_results_dir '{small}' has" in output and "MB free; the saturation campaign needs about" in output
     finally:
         subprocess.run(["umount", str(small)], check=True)
+
+
+def test_a_password_in_the_database_uri_never_shows(tmp_path: Path) -> None:
+    """An external URI with a password, at a closed loopback port: verify fails naming the DB, never the password."""
+    secret = "s3cret-Pw-4-lab"
+    uri = f"mongodb://lab:{secret}@127.0.0.1:9/?directConnection=true"
+    extra = {"mongodb_uris": {"native": uri, "bridge": uri}, "lab_results_dir": str(tmp_path), "lab_campaign_id": "secret"}
+    result = ansible_playbook("playbooks/verify.yml", "-e", json.dumps(extra))
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "the database at 127.0.0.1:9 does not answer (URI mongodb://lab:***@127.0.0.1:9/" in " ".join(output.split())
+    assert secret not in output
+    assert not [p for p in tmp_path.rglob("*") if p.is_file() and secret in p.read_text(errors="ignore")]
