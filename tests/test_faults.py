@@ -13,8 +13,8 @@ from pathlib import Path
 import docker
 import pytest
 
-from faults import DAEMONS, CampaignRun, pid_of, wait_until
-from labrun import ansible_playbook
+from faults import DAEMONS, FAULT_PROFILE, PHASES_AFTER_BUILD, CampaignRun, pid_of, wait_until
+from labrun import ROOT, ansible_playbook
 
 DB_PID = DAEMONS / "mongodb.pid"
 
@@ -160,3 +160,21 @@ def test_a_password_in_the_database_uri_never_shows(tmp_path: Path) -> None:
     assert "the database at 127.0.0.1:9 does not answer (URI mongodb://lab:***@127.0.0.1:9/" in " ".join(output.split())
     assert secret not in output
     assert not [p for p in tmp_path.rglob("*") if p.is_file() and secret in p.read_text(errors="ignore")]
+
+
+def test_an_unreachable_target_is_named_and_the_others_results_kept(tmp_path: Path) -> None:
+    """A second target at a loopback address with nothing listening (never a real network address)."""
+    inventory = tmp_path / "extra.yml"
+    inventory.write_text(
+        "all:\n  children:\n    targets:\n      hosts:\n        ghost:\n"
+        "          ansible_host: 127.0.0.2\n          ansible_connection: ssh\n          ansible_port: 22\n"
+    )
+    run = CampaignRun(tmp_path, "ghost", profile={**FAULT_PROFILE, "rounds": 1, "modes": ["native"]})
+    # One playbook, as bench.yml is: ansible-playbook stops at the first of several playbooks that fails.
+    playbook = tmp_path / "phases.yml"
+    playbook.write_text("".join(f"- ansible.builtin.import_playbook: {ROOT / phase}\n" for phase in PHASES_AFTER_BUILD))
+    rc, log = run.start("-i", "inventory/", "-i", str(inventory), str(playbook)).finish()
+    assert rc == 4, log[-3000:]
+    assert "fatal: [ghost]: UNREACHABLE!" in log and "127.0.0.2" in log
+    runs = run.runs()
+    assert len(runs) == 1 and next(iter(runs.values()))["status"] == "ok"
