@@ -53,6 +53,16 @@ class RunPoints:
     durations_ms: array[float] = field(default_factory=lambda: array("d"))
     percentiles_ms: dict[int, float] = field(default_factory=dict)
     histogram: np.ndarray | None = None
+    segments: int = 1
+
+    def merge(self, other: RunPoints) -> None:
+        """Add another k6 instance's points of the same run (one execution segment)."""
+        self.requests += other.requests
+        self.requests_all_phases += other.requests_all_phases
+        self.failed += other.failed
+        self.failed_points += other.failed_points
+        self.durations_ms.extend(other.durations_ms)
+        self.segments += other.segments
 
     def summarise(self) -> None:
         """Keep the percentiles and a histogram; let the run's durations go."""
@@ -175,10 +185,44 @@ def raw_file(run_dir: Path) -> Path | None:
     return None
 
 
-def load_campaign(folder: Path) -> Campaign:
-    """Read the manifest and every run; a run that cannot be used gets a `problem`, not an exit."""
+SEGMENT_FILE = re.compile(r"^k6\.seg(\d+)\.json(\.gz)?$")
+
+
+def raw_files(run_dir: Path) -> list[Path]:
+    """The run's k6 output: k6.json.gz, or one k6.segN.json.gz per load generator (distributed)."""
+    numbered = [(int(m.group(1)), p) for p in run_dir.iterdir() if (m := SEGMENT_FILE.match(p.name))]
+    if numbered:
+        return [p for _, p in sorted(numbered)]
+    single = raw_file(run_dir)
+    return [single] if single else []
+
+
+def target_folders(folder: Path) -> list[Path]:
+    """The target folders of a campaign, results/<id>/<target>/, each holding a manifest.json.
+
+    A folder with a manifest.json of its own is one target's (or a campaign from before
+    targets had folders) and stands for itself.
+    """
     if not folder.is_dir():
         raise CampaignError(f"{folder}: not a campaign folder")
+    if (folder / "manifest.json").exists():
+        return [folder]
+    found = sorted(p for p in folder.iterdir() if p.is_dir() and (p / "manifest.json").exists())
+    if not found:
+        raise CampaignError(f"{folder}: no manifest.json, and no target folder (<target>/manifest.json) in it")
+    return found
+
+
+def load_campaign(folder: Path) -> Campaign:
+    """Read one target's manifest and every run; a run that cannot be used gets a `problem`, not an exit.
+
+    `folder` is a target folder, or a campaign folder with exactly one target.
+    """
+    targets = target_folders(folder)
+    if len(targets) > 1:
+        names = ", ".join(p.name for p in targets)
+        raise CampaignError(f"{folder}: a campaign of {len(targets)} targets ({names}); name one, e.g. {targets[0]}")
+    folder = targets[0]
     manifest = _read_json(folder / "manifest.json")
     for key in ("campaign_id", "profile", "modes"):
         if key not in manifest:
@@ -189,36 +233,47 @@ def load_campaign(folder: Path) -> Campaign:
     runs = list(_runs(runs_dir))
     if not runs:
         raise CampaignError(f"{runs_dir}: no runs")
-    to_read: dict[Path, Run] = {}
+    to_read: dict[tuple[Path, ...], Run] = {}
     for run in runs:
         missing = [key for key in RUN_KEYS if key not in run.meta]
         if missing:
             raise CampaignError(f"{run.path / 'run.json'}: required keys missing: {', '.join(missing)}")
-        raw = raw_file(run.path)
+        raw = raw_files(run.path)
+        expected = len(run.meta.get("segments") or []) or 1
         if run.meta["status"] != "ok":
             run.problem = f"status {run.meta['status']}: {run.meta.get('error') or 'no reason recorded'}"
-        elif raw is None:
+        elif not raw:
             run.problem = "no k6.json.gz"
+        elif len(raw) != expected:
+            run.problem = f"{len(raw)} k6 output file(s) for {expected} load generator segment(s): {', '.join(p.name for p in raw)}"
         else:
-            to_read[raw] = run
+            to_read[tuple(raw)] = run
     # Runs are independent: read them on every core, one run per worker at a time.
     workers = min(len(to_read), os.cpu_count() or 1)
     with ProcessPoolExecutor(max_workers=workers) if workers > 1 else nullcontext() as pool:
         mapped = pool.map(_summarised, to_read) if pool else map(_summarised, to_read)
-        for (raw, run), result in zip(to_read.items(), mapped, strict=True):
+        for (raws, run), result in zip(to_read.items(), mapped, strict=True):
             if isinstance(result, str):
                 run.problem = result
             elif result.requests == 0:
-                run.problem = f"{raw}: no measured points (phase=measure)"
+                run.problem = f"{', '.join(map(str, raws))}: no measured points (phase=measure)"
             else:
                 run.points = result
     return campaign_or_error(folder, manifest, runs)
 
 
-def _summarised(raw: Path) -> RunPoints | str:
-    """One run's points, summarised; or why it cannot be read."""
+def read_run_points(raws: tuple[Path, ...] | list[Path]) -> RunPoints:
+    """One run's points: a single k6 output, or every segment's merged into one run."""
+    points = read_points(raws[0])
+    for raw in raws[1:]:
+        points.merge(read_points(raw))
+    return points
+
+
+def _summarised(raws: tuple[Path, ...]) -> RunPoints | str:
+    """One run's points, merged over its segments and summarised; or why they cannot be read."""
     try:
-        points = read_points(raw)
+        points = read_run_points(raws)
     except CampaignError as exc:
         return str(exc)
     points.summarise()

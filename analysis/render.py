@@ -2,7 +2,7 @@
 
 import base64
 import io
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 
@@ -68,6 +68,16 @@ def facts(report: "Report") -> list[tuple[str, str]]:
             (
                 "database",
                 f"{db.get('engine')} {db.get('version') or ''} at {db.get('uri')}, dataset {db.get('dataset', {}).get('sha256', '?')[:12]}",
+            )
+        )
+    if manifest.get("target"):
+        found.append(("target", f"{manifest['target']}, services on {manifest.get('service_address')}"))
+    for name, loadgen in (manifest.get("loadgens") or {}).items():
+        clock = loadgen.get("clock") or {}
+        found.append(
+            (
+                f"load generator {name}",
+                f"{loadgen.get('k6_version')}, clock offset {clock.get('offset_s')} s ± {clock.get('uncertainty_s')} s",
             )
         )
     for mode, m in manifest.get("modes", {}).items():
@@ -160,4 +170,37 @@ def html(report: "Report") -> str:
         runs=report.runs.drop(columns=["campaign"]).to_html(index=False, float_format="%.4g", border=0, na_rep="–"),
         facts=facts(report),
         plots=plots(report),
+    )
+
+
+def fleet_plot(data: dict[str, Any]) -> str:
+    rows = [r for r in data["per_host"] if r["metric"] == "throughput_rps"]
+    pooled = [p for p in data["pooled"] if p["metric"] == "throughput_rps"]
+    labels = [f"{r['target']} {r['mode']}" for r in rows] + [f"fleet {p['mode']}" for p in pooled]
+    fig, ax = plt.subplots(figsize=(7, 0.8 + 0.45 * max(len(labels), 1)))
+    points = [(r["gap_pct"], r["ci95"]) for r in rows] + [(p["gap_pct"], p["ci95"]) for p in pooled]
+    for i, (gap, ci) in enumerate(points):
+        lo, hi = ci if ci else (gap, gap)
+        ax.errorbar(gap, i, xerr=[[max(gap - lo, 0)], [max(hi - gap, 0)]], fmt="o", capsize=4, color="C1" if i >= len(rows) else "C0")
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set(xlabel=f"throughput gap vs {data['baseline']}, % (positive = slower), 95% CI")
+    return _png(fig)
+
+
+def fleet_html(data: dict[str, Any]) -> str:
+    from analysis import fleet
+
+    env = Environment(loader=PackageLoader("analysis", "templates"), autoescape=select_autoescape(["html"]))
+    per_host = pd.DataFrame(data["per_host"], columns=fleet.HOST_COLUMNS)
+    per_host["ci95"] = per_host["ci95"].map(lambda ci: f"{ci[0]:.2f} – {ci[1]:.2f}" if ci else "–")
+    pooled = pd.DataFrame(data["pooled"])
+    if not pooled.empty:
+        pooled["ci95"] = pooled["ci95"].map(lambda ci: f"{ci[0]:.2f} – {ci[1]:.2f}" if ci else "–")
+    return env.get_template("fleet.html.j2").render(
+        data=data,
+        headlines=fleet.headlines(data),
+        pooled=pooled.to_html(index=False, float_format="%.4g", border=0, na_rep="–"),
+        per_host=per_host.to_html(index=False, float_format="%.4g", border=0, na_rep="–"),
+        plot=fleet_plot(data),
     )

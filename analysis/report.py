@@ -2,12 +2,16 @@
 
 usage: python -m analysis.report CAMPAIGN_DIR [-o OUT_DIR]
 
-Reads CAMPAIGN_DIR/manifest.json and CAMPAIGN_DIR/runs/*/{run.json,k6.json.gz}; counts only
-k6 points tagged phase=measure of runs whose status is ok. Writes runs.csv, gap.json,
-report.md and report.html to OUT_DIR (default CAMPAIGN_DIR/report/) and prints the
-headlines. Exit 0 when a report was written (warnings included), 2 when the input cannot
-be read (the message names the file and line). Nothing in the campaign folder is modified
-but the report folder.
+CAMPAIGN_DIR is results/<id>/, holding one folder per target (<target>/manifest.json and
+<target>/runs/*/{run.json,k6.json.gz}), or one target's folder. A run measured by several
+load generators has one k6.segN.json.gz per execution segment; its points are merged into
+one run (requests summed, latencies pooled). Only k6 points tagged phase=measure of runs
+whose status is ok count. Per target: runs.csv, gap.json, report.md and report.html in
+<target>/report/ (OUT_DIR/<target>/ with -o); for the campaign: fleet.json, fleet.md,
+runs.csv and report.html (gap per host, pooled across hosts) in CAMPAIGN_DIR/report/ (or
+OUT_DIR). Prints the headlines. Exit 0 when a report was written (warnings included), 2
+when the input cannot be read (the message names the file and line). Nothing in the
+campaign folder is modified but the report folders.
 """
 
 import argparse
@@ -20,8 +24,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis import render
-from analysis.load import Campaign, CampaignError, load_campaign
+from analysis import fleet, render
+from analysis.load import Campaign, CampaignError, load_campaign, target_folders
 from analysis.stats import (
     AA_MODE,
     BASELINE,
@@ -170,18 +174,47 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-o", "--out", type=Path, help="output folder (default CAMPAIGN/report)")
     args = parser.parse_args(argv)
     try:
-        report = build(args.campaign)
+        targets = target_folders(args.campaign)
     except CampaignError as exc:
         print(f"report: {exc}", file=sys.stderr)
         return 2
+    if targets == [args.campaign]:
+        return _report_target(args.campaign, args.out or args.campaign / "report", prefix="")
+    reports: dict[str, Report] = {}
+    for folder in targets:
+        try:
+            reports[folder.name] = build(folder)
+        except CampaignError as exc:
+            print(f"report: {exc}", file=sys.stderr)
+    if len(reports) < len(targets):
+        return 2
+    for name, report in reports.items():
+        _print(report, (args.out / name) if args.out else args.campaign / name / "report", prefix=f"[{name}] ")
     out = args.out or args.campaign / "report"
+    data = fleet.write(reports, out)
+    for line in fleet.headlines(data):
+        print(line)
+    print(f"fleet report: {out / 'report.html'}")
+    return 0
+
+
+def _report_target(folder: Path, out: Path, prefix: str) -> int:
+    try:
+        report = build(folder)
+    except CampaignError as exc:
+        print(f"report: {exc}", file=sys.stderr)
+        return 2
+    _print(report, out, prefix)
+    return 0
+
+
+def _print(report: Report, out: Path, prefix: str) -> None:
     write(report, out)
     for line in report.headlines() or ["no comparison: the campaign has no mode besides the baseline"]:
-        print(line)
+        print(f"{prefix}{line}")
     for note in report.warnings:
-        print(f"warning: {note}")
-    print(f"report: {out / 'report.html'}")
-    return 0
+        print(f"{prefix}warning: {note}")
+    print(f"{prefix}report: {out / 'report.html'}")
 
 
 if __name__ == "__main__":

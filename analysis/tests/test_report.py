@@ -84,7 +84,7 @@ def test_nothing_in_the_campaign_folder_changes_but_the_report(tmp_path: Path) -
     ("breakage", "message"),
     [
         ("no folder", "not a campaign folder"),
-        ("no manifest", "manifest.json: missing"),
+        ("no manifest", "no manifest.json, and no target folder"),
         ("bad manifest", "manifest.json:1: invalid JSON"),
         ("manifest without modes", "manifest.json: required key 'modes' missing"),
         ("no runs", "runs: no runs"),

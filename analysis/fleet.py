@@ -1,0 +1,178 @@
+"""A campaign over several targets: the gap on each host, and pooled across the fleet.
+
+results/<id>/ holds one folder per target (results/<id>/<target>/, each a complete
+single-target campaign with its own report). For each mode and metric the fleet summary has
+the gap on every host (that host's paired rounds: mean, bootstrap CI, permutation p), and
+pooled across hosts: the mean of the host gaps, a 95% CI that treats the hosts as a sample
+of the fleet (Student t over hosts, k-1 degrees of freedom; with one host, its own CI), and
+the between-host spread (standard deviation, min, max of the host gaps).
+"""
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from analysis.stats import BASELINE, _round
+
+if TYPE_CHECKING:
+    from analysis.report import Report
+
+HOST_COLUMNS = ["target", "mode", "metric", "baseline_value", "value", "gap_pct", "ci95", "p_value", "n_pairs", "significant"]
+
+
+@dataclass
+class Pooled:
+    mode: str
+    metric: str
+    hosts: int
+    gap_pct: float
+    ci95: tuple[float, float] | None
+    spread_sd: float | None
+    gap_min: float
+    gap_max: float
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "metric": self.metric,
+            "hosts": self.hosts,
+            "gap_pct": _round(self.gap_pct),
+            "ci95": [_round(self.ci95[0]), _round(self.ci95[1])] if self.ci95 else None,
+            "between_host_sd_pct": _round(self.spread_sd),
+            "gap_min_pct": _round(self.gap_min),
+            "gap_max_pct": _round(self.gap_max),
+        }
+
+
+def host_table(reports: dict[str, "Report"]) -> pd.DataFrame:
+    """One row per target, mode and metric: that host's comparison with the baseline."""
+    rows = [{"target": target} | c.as_json() for target, report in reports.items() for c in report.comparisons]
+    return pd.DataFrame(rows, columns=HOST_COLUMNS)
+
+
+def pool(table: pd.DataFrame) -> list[Pooled]:
+    """Per mode and metric, the fleet's gap: mean over hosts, t CI over hosts, spread."""
+    found = []
+    for (mode, metric), rows in table.groupby(["mode", "metric"], sort=False):
+        gaps = rows["gap_pct"].dropna().to_numpy(dtype=float)
+        if gaps.size == 0:
+            continue
+        mean = float(gaps.mean())
+        ci: tuple[float, float] | None
+        sd: float | None
+        if gaps.size == 1:
+            own = rows["ci95"].dropna()
+            ci = (float(own.iloc[0][0]), float(own.iloc[0][1])) if not own.empty else None
+            sd = None
+        else:
+            sd = float(gaps.std(ddof=1))
+            half = float(stats.t.ppf(0.975, gaps.size - 1)) * sd / math.sqrt(gaps.size)
+            ci = (mean - half, mean + half)
+        found.append(Pooled(str(mode), str(metric), int(gaps.size), mean, ci, sd, float(gaps.min()), float(gaps.max())))
+    return found
+
+
+def headline(p: Pooled) -> str:
+    metric = {"throughput_rps": "throughput"}.get(p.metric, p.metric)
+    ci = f"95% CI {p.ci95[0]:.1f}–{p.ci95[1]:.1f}%" if p.ci95 else "no CI"
+    if p.hosts == 1:
+        return f"fleet of 1 host: {p.mode} vs {BASELINE} {metric} gap {p.gap_pct:+.1f}% ({ci}); no between-host spread with one host"
+    return (
+        f"fleet of {p.hosts} hosts: {p.mode} vs {BASELINE} {metric} gap {p.gap_pct:+.1f}% ({ci} over hosts), "
+        f"between-host sd {p.spread_sd:.1f} pp, range {p.gap_min:+.1f}% to {p.gap_max:+.1f}%"
+    )
+
+
+def summary(reports: dict[str, "Report"]) -> dict[str, Any]:
+    table = host_table(reports)
+    pooled = pool(table)
+    return {
+        "campaign": next(iter(reports.values())).campaign_id if reports else None,
+        "baseline": BASELINE,
+        "targets": list(reports),
+        "hosts": {
+            target: {
+                "host": report.campaign.manifest.get("host", {}),
+                "docker": report.campaign.manifest.get("docker", {}),
+                "loadgens": report.campaign.manifest.get("loadgens", {}),
+                "db_host": (report.campaign.manifest.get("db") or {}).get("host"),
+                "noise_floor_pct": report.gap_json()["noise_floor_pct"],
+                "warnings": report.warnings,
+            }
+            for target, report in reports.items()
+        },
+        "per_host": json.loads(table.to_json(orient="records")),
+        "pooled": [p.as_json() for p in pooled],
+    }
+
+
+def markdown(reports: dict[str, "Report"], data: dict[str, Any]) -> str:
+    lines = [f"# Fleet report: campaign {data['campaign']}", "", f"Targets: {', '.join(data['targets'])}. Baseline: {BASELINE}.", ""]
+    lines += ["## Pooled across hosts (throughput)", ""]
+    pooled = [Pooled(**_pooled_args(p)) for p in data["pooled"]]
+    lines += [f"- {headline(p)}" for p in pooled if p.metric == "throughput_rps"] or ["- no comparison"]
+    lines += ["", "## Gap per host", "", "| target | mode | metric | gap % | 95% CI | p | pairs |", "|---|---|---|---|---|---|---|"]
+    for row in data["per_host"]:
+        ci = f"{row['ci95'][0]:.2f} – {row['ci95'][1]:.2f}" if row["ci95"] else "–"
+        p = f"{row['p_value']:.3f}" if row["p_value"] is not None else "–"
+        lines.append(f"| {row['target']} | {row['mode']} | {row['metric']} | {row['gap_pct']:+.2f} | {ci} | {p} | {row['n_pairs']} |")
+    lines += ["", "## Hosts", ""]
+    for target, facts in data["hosts"].items():
+        host = facts["host"]
+        lines.append(
+            f"- **{target}**: {host.get('cpu_model')}, {host.get('cores')} cores, kernel {host.get('kernel')}, "
+            f"Docker {facts['docker'].get('version')}; db host {facts['db_host']}; load generators "
+            f"{', '.join(facts['loadgens']) or '–'} ([report](../{target}/report/report.html))"
+        )
+        lines += [f"  - warning: {w}" for w in facts["warnings"]]
+    return "\n".join(lines) + "\n"
+
+
+def _pooled_args(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "mode": row["mode"],
+        "metric": row["metric"],
+        "hosts": row["hosts"],
+        "gap_pct": row["gap_pct"],
+        "ci95": tuple(row["ci95"]) if row["ci95"] else None,
+        "spread_sd": row["between_host_sd_pct"],
+        "gap_min": row["gap_min_pct"],
+        "gap_max": row["gap_max_pct"],
+    }
+
+
+def headlines(data: dict[str, Any]) -> list[str]:
+    return [headline(Pooled(**_pooled_args(p))) for p in data["pooled"] if p["metric"] == "throughput_rps"]
+
+
+def all_runs(reports: dict[str, "Report"]) -> pd.DataFrame:
+    frames = [report.runs.assign(target=target) for target, report in reports.items()]
+    runs = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    return runs[["target", *[c for c in runs.columns if c != "target"]]]
+
+
+def write(reports: dict[str, "Report"], out: Path) -> dict[str, Any]:
+    """fleet.json, fleet.md, runs.csv (every target's runs) and report.html into `out`."""
+    from analysis import render
+
+    data = summary(reports)
+    out.mkdir(parents=True, exist_ok=True, mode=0o750)
+    (out / "fleet.json").write_text(json.dumps(data, indent=2, default=_json_default) + "\n", encoding="utf-8")
+    (out / "fleet.md").write_text(markdown(reports, data), encoding="utf-8")
+    all_runs(reports).to_csv(out / "runs.csv", index=False, float_format="%.6g")
+    (out / "report.html").write_text(render.fleet_html(data), encoding="utf-8")
+    for name in ("fleet.json", "fleet.md", "runs.csv", "report.html"):
+        (out / name).chmod(0o640)
+    return data
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"not JSON: {type(value).__name__}")
