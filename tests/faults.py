@@ -62,7 +62,8 @@ class CampaignRun:
 
     @property
     def folder(self) -> Path:
-        return self.results / self.campaign_id
+        """This machine's folder in the campaign (results/<id>/<target>/)."""
+        return self.results / self.campaign_id / "localhost"
 
     def start(self, *playbooks: str) -> "CampaignRun":
         binary = Path(sys.executable).with_name("ansible-playbook")

@@ -47,7 +47,7 @@ def campaign(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
         "bench.yml", "-e", json.dumps({"lab_profile": "smoke", "lab_results_dir": str(results), "lab_campaign_id": "ci-smoke"})
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    return results / "ci-smoke", result.stdout
+    return results / "ci-smoke" / "localhost", result.stdout
 
 
 def test_smoke_campaign_leaves_the_results_layout(campaign: tuple[Path, str]) -> None:
@@ -74,6 +74,7 @@ def test_verify_json_and_report_are_written(campaign: tuple[Path, str]) -> None:
     verify = json.loads((folder / "verify.json").read_text())
     assert all(verify["checks"][k] for k in ("records_100", "payload_identical", "packages_identical", "listeners_local_only"))
     assert {p.name for p in (folder / "report").iterdir()} == {"runs.csv", "gap.json", "report.md", "report.html"}
+    assert {p.name for p in (folder.parent / "report").iterdir()} == {"fleet.json", "fleet.md", "runs.csv", "report.html"}
     assert "[1/3] round 1/1" in stdout and "ETA" in stdout
     assert "vs native" in stdout or "than native" in stdout
 
@@ -86,7 +87,7 @@ def test_resume_skips_ok_runs_and_redoes_a_failed_one_in_a_new_folder(campaign: 
     result = ansible_playbook(
         *PHASES_AFTER_BUILD,
         "-e",
-        json.dumps({"lab_profile": "smoke", "lab_results_dir": str(folder.parent), "lab_campaign_id": "ci-smoke"}),
+        json.dumps({"lab_profile": "smoke", "lab_results_dir": str(folder.parent.parent), "lab_campaign_id": "ci-smoke"}),
     )
     assert result.returncode == 0, result.stdout[-3000:]
     runs = sorted(p.name for p in (folder / "runs").iterdir())
@@ -102,7 +103,7 @@ def test_an_existing_campaign_refuses_another_profile(campaign: tuple[Path, str]
     result = ansible_playbook(
         "playbooks/verify.yml",
         "-e",
-        json.dumps({"lab_profile": "aa", "lab_results_dir": str(folder.parent), "lab_campaign_id": "ci-smoke"}),
+        json.dumps({"lab_profile": "aa", "lab_results_dir": str(folder.parent.parent), "lab_campaign_id": "ci-smoke"}),
     )
     assert result.returncode != 0
     assert "campaign ci-smoke was started with profile 'smoke'" in " ".join(result.stdout.split())

@@ -85,7 +85,7 @@ def test_database_stopped_before_verify_fails_verify_naming_it(tmp_path: Path, d
     output = " ".join(result.stdout.split())
     assert result.returncode != 0
     assert "the database at 127.0.0.1:27017 does not answer" in output
-    assert not list(tmp_path.glob("no-db/runs/*"))
+    assert not list(tmp_path.glob("no-db/*/runs/*"))
 
 
 def test_database_stopped_mid_run_fails_that_run_and_later_runs_proceed(tmp_path: Path, db_restored: None) -> None:
@@ -173,7 +173,7 @@ def test_an_unreachable_target_is_named_and_the_others_results_kept(tmp_path: Pa
     # One playbook, as bench.yml is: ansible-playbook stops at the first of several playbooks that fails.
     playbook = tmp_path / "phases.yml"
     playbook.write_text("".join(f"- ansible.builtin.import_playbook: {ROOT / phase}\n" for phase in PHASES_AFTER_BUILD))
-    rc, log = run.start("-i", "inventory/", "-i", str(inventory), str(playbook)).finish()
+    rc, log = run.start("-i", "inventory/hosts.yml", "-i", str(inventory), str(playbook)).finish()
     assert rc == 4, log[-3000:]
     assert "fatal: [ghost]: UNREACHABLE!" in log and "127.0.0.2" in log
     runs = run.runs()

@@ -36,6 +36,8 @@ BAD_PROFILE = {
         ({"lab_profile": "smoke", "lab_profiles": BAD_PROFILE}, "warmup_s/measure_s/vus whole numbers"),
         ({"lab_cpuset_service": "7"}, "lab_cpuset_service '7'"),
         ({"lab_on_failure": "retry"}, "lab_on_failure is 'retry' (allowed: continue, abort)"),
+        ({"lab_loadgens": ["nowhere"]}, "target localhost: its load generators are ['nowhere']"),
+        ({"lab_parallel_targets": "maybe"}, "lab_parallel_targets is 'maybe' (true|false)"),
     ],
     ids=lambda v: next(iter(v)) if isinstance(v, dict) else None,
 )
@@ -86,3 +88,15 @@ def test_an_empty_mode_list_in_a_profile_is_refused() -> None:
     result = ansible_playbook("playbooks/preflight.yml", "-e", json.dumps({"lab_profile": "smoke", "lab_profiles": profiles}))
     assert result.returncode != 0
     assert "give at least one mode" in " ".join(result.stdout.split())
+
+
+def test_parallel_targets_sharing_a_load_generator_are_refused(tmp_path: Path) -> None:
+    """Two targets (both this machine, under two names) and the one load generator."""
+    inventory = tmp_path / "two-targets.yml"
+    inventory.write_text("all:\n  children:\n    targets:\n      hosts:\n        twin:\n          ansible_connection: local\n")
+    args = ("-i", "inventory/hosts.yml", "-i", str(inventory), "playbooks/preflight.yml")
+    result = ansible_playbook(*args, "-e", "lab_parallel_targets=true")
+    output = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode != 0, output[-2000:]
+    assert "lab_parallel_targets is true but these load generators serve more than one target: localhost" in output
+    assert ansible_playbook(*args).returncode == 0
