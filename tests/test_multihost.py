@@ -29,7 +29,10 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]
         yield results / "ci-fleet", result.stdout
     finally:
         removed = ansible_playbook("-i", "inventory/fleet.yml", "playbooks/hosts.yml", "-e", "lab_hosts_state=absent")
+        # Point this machine's modes back at its own database, as the other tests expect.
+        restored = ansible_playbook("playbooks/deploy.yml")
         assert removed.returncode == 0, removed.stdout[-3000:]
+        assert restored.returncode == 0, restored.stdout[-3000:]
 
 
 def db_address() -> str:
