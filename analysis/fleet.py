@@ -10,11 +10,9 @@ the between-host spread (standard deviation, min, max of the host gaps).
 
 import json
 import math
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
 from scipy import stats
 
@@ -26,37 +24,13 @@ if TYPE_CHECKING:
 HOST_COLUMNS = ["target", "mode", "metric", "baseline_value", "value", "gap_pct", "ci95", "p_value", "n_pairs", "significant"]
 
 
-@dataclass
-class Pooled:
-    mode: str
-    metric: str
-    hosts: int
-    gap_pct: float
-    ci95: tuple[float, float] | None
-    spread_sd: float | None
-    gap_min: float
-    gap_max: float
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "mode": self.mode,
-            "metric": self.metric,
-            "hosts": self.hosts,
-            "gap_pct": _round(self.gap_pct),
-            "ci95": [_round(self.ci95[0]), _round(self.ci95[1])] if self.ci95 else None,
-            "between_host_sd_pct": _round(self.spread_sd),
-            "gap_min_pct": _round(self.gap_min),
-            "gap_max_pct": _round(self.gap_max),
-        }
-
-
 def host_table(reports: dict[str, "Report"]) -> pd.DataFrame:
     """One row per target, mode and metric: that host's comparison with the baseline."""
     rows = [{"target": target} | c.as_json() for target, report in reports.items() for c in report.comparisons]
     return pd.DataFrame(rows, columns=HOST_COLUMNS)
 
 
-def pool(table: pd.DataFrame) -> list[Pooled]:
+def pool(table: pd.DataFrame) -> list[dict[str, Any]]:
     """Per mode and metric, the fleet's gap: mean over hosts, t CI over hosts, spread."""
     found = []
     for (mode, metric), rows in table.groupby(["mode", "metric"], sort=False):
@@ -74,18 +48,29 @@ def pool(table: pd.DataFrame) -> list[Pooled]:
             sd = float(gaps.std(ddof=1))
             half = float(stats.t.ppf(0.975, gaps.size - 1)) * sd / math.sqrt(gaps.size)
             ci = (mean - half, mean + half)
-        found.append(Pooled(str(mode), str(metric), int(gaps.size), mean, ci, sd, float(gaps.min()), float(gaps.max())))
+        found.append(
+            {
+                "mode": str(mode),
+                "metric": str(metric),
+                "hosts": int(gaps.size),
+                "gap_pct": _round(mean),
+                "ci95": [_round(ci[0]), _round(ci[1])] if ci else None,
+                "between_host_sd_pct": _round(sd),
+                "gap_min_pct": _round(float(gaps.min())),
+                "gap_max_pct": _round(float(gaps.max())),
+            }
+        )
     return found
 
 
-def headline(p: Pooled) -> str:
-    metric = {"throughput_rps": "throughput"}.get(p.metric, p.metric)
-    ci = f"95% CI {p.ci95[0]:.1f}–{p.ci95[1]:.1f}%" if p.ci95 else "no CI"
-    if p.hosts == 1:
-        return f"fleet of 1 host: {p.mode} vs {BASELINE} {metric} gap {p.gap_pct:+.1f}% ({ci}); no between-host spread with one host"
+def headline(p: dict[str, Any]) -> str:
+    metric = {"throughput_rps": "throughput"}.get(p["metric"], p["metric"])
+    ci = f"95% CI {p['ci95'][0]:.1f}–{p['ci95'][1]:.1f}%" if p["ci95"] else "no CI"
+    if p["hosts"] == 1:
+        return f"fleet of 1 host: {p['mode']} vs {BASELINE} {metric} gap {p['gap_pct']:+.1f}% ({ci}); no between-host spread with one host"
     return (
-        f"fleet of {p.hosts} hosts: {p.mode} vs {BASELINE} {metric} gap {p.gap_pct:+.1f}% ({ci} over hosts), "
-        f"between-host sd {p.spread_sd:.1f} pp, range {p.gap_min:+.1f}% to {p.gap_max:+.1f}%"
+        f"fleet of {p['hosts']} hosts: {p['mode']} vs {BASELINE} {metric} gap {p['gap_pct']:+.1f}% ({ci} over hosts), "
+        f"between-host sd {p['between_host_sd_pct']:.1f} pp, range {p['gap_min_pct']:+.1f}% to {p['gap_max_pct']:+.1f}%"
     )
 
 
@@ -108,15 +93,14 @@ def summary(reports: dict[str, "Report"]) -> dict[str, Any]:
             for target, report in reports.items()
         },
         "per_host": json.loads(table.to_json(orient="records")),
-        "pooled": [p.as_json() for p in pooled],
+        "pooled": pooled,
     }
 
 
-def markdown(reports: dict[str, "Report"], data: dict[str, Any]) -> str:
+def markdown(data: dict[str, Any]) -> str:
     lines = [f"# Fleet report: campaign {data['campaign']}", "", f"Targets: {', '.join(data['targets'])}. Baseline: {BASELINE}.", ""]
     lines += ["## Pooled across hosts (throughput)", ""]
-    pooled = [Pooled(**_pooled_args(p)) for p in data["pooled"]]
-    lines += [f"- {headline(p)}" for p in pooled if p.metric == "throughput_rps"] or ["- no comparison"]
+    lines += [f"- {line}" for line in headlines(data)] or ["- no comparison"]
     lines += ["", "## Gap per host", "", "| target | mode | metric | gap % | 95% CI | p | pairs |", "|---|---|---|---|---|---|---|"]
     for row in data["per_host"]:
         ci = f"{row['ci95'][0]:.2f} – {row['ci95'][1]:.2f}" if row["ci95"] else "–"
@@ -134,21 +118,8 @@ def markdown(reports: dict[str, "Report"], data: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _pooled_args(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "mode": row["mode"],
-        "metric": row["metric"],
-        "hosts": row["hosts"],
-        "gap_pct": row["gap_pct"],
-        "ci95": tuple(row["ci95"]) if row["ci95"] else None,
-        "spread_sd": row["between_host_sd_pct"],
-        "gap_min": row["gap_min_pct"],
-        "gap_max": row["gap_max_pct"],
-    }
-
-
 def headlines(data: dict[str, Any]) -> list[str]:
-    return [headline(Pooled(**_pooled_args(p))) for p in data["pooled"] if p["metric"] == "throughput_rps"]
+    return [headline(p) for p in data["pooled"] if p["metric"] == "throughput_rps"]
 
 
 def all_runs(reports: dict[str, "Report"]) -> pd.DataFrame:
@@ -163,16 +134,10 @@ def write(reports: dict[str, "Report"], out: Path) -> dict[str, Any]:
 
     data = summary(reports)
     out.mkdir(parents=True, exist_ok=True, mode=0o750)
-    (out / "fleet.json").write_text(json.dumps(data, indent=2, default=_json_default) + "\n", encoding="utf-8")
-    (out / "fleet.md").write_text(markdown(reports, data), encoding="utf-8")
+    (out / "fleet.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    (out / "fleet.md").write_text(markdown(data), encoding="utf-8")
     all_runs(reports).to_csv(out / "runs.csv", index=False, float_format="%.6g")
     (out / "report.html").write_text(render.fleet_html(data), encoding="utf-8")
     for name in ("fleet.json", "fleet.md", "runs.csv", "report.html"):
         (out / name).chmod(0o640)
     return data
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"not JSON: {type(value).__name__}")
