@@ -22,6 +22,15 @@ class Settings(BaseSettings):
     client_lifecycle: Literal["per_request", "shared"] = "shared"
     server_selection_timeout_ms: int = Field(3_000, ge=100, le=60_000)
     startup_db_wait_s: float = Field(10.0, ge=0, le=300)
+    # "database" runs the query on every request (the article). "memory" runs it once, through
+    # the same client factory and query, and answers every request from those documents, still
+    # validated by the response model and serialised: the service, not the database, is measured.
+    records_source: Literal["database", "memory"] = "database"
+
+    # Control options: a known cost injected into every /records request (default none).
+    # busy_loops iterations of a fixed pure-Python loop: fixed work, so its share of a request
+    # does not change when the CPU's speed drifts. Its CPU time is sampled and shown by /stats.
+    busy_loops: int = Field(0, ge=0, le=10_000_000)
 
     # Uvicorn options: identical in every mode.
     host: str = "127.0.0.1"

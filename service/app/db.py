@@ -6,7 +6,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorDatabase
 
-from app.config import Settings, get_settings
+from app.config import Settings
 
 # motor reached end of life; pymongo's own async client is its successor. Swapping is
 # this import and the alias below: `from pymongo import AsyncMongoClient as Client`.
@@ -35,4 +35,3 @@ async def get_db(request: Request) -> AsyncIterator[Database]:
 
 
 Db = Annotated[Database, Depends(get_db)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]

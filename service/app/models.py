@@ -37,3 +37,11 @@ class Health(BaseModel):
 class Problem(BaseModel):
     status: Literal["unavailable"]
     reason: str
+
+
+class Stats(BaseModel):
+    records_source: str
+    busy_loops: int
+    requests: int
+    busy_sampled_calls: int
+    busy_sampled_ns: int

@@ -65,7 +65,7 @@ def test_outage_answers_503_in_time_then_recovers(
 
 @pytest.mark.parametrize(
     ("variable", "value"),
-    [("LAB_PORT", "70000"), ("LAB_CLIENT_LIFECYCLE", "sometimes"), ("LAB_LIMIT", "zero"), ("LAB_WORKERS", "0")],
+    [("LAB_PORT", "70000"), ("LAB_CLIENT_LIFECYCLE", "sometimes"), ("LAB_LIMIT", "zero"), ("LAB_WORKERS", "0"), ("LAB_RECORDS_SOURCE", "disk"), ("LAB_BUSY_LOOPS", "-1")],
 )
 def test_bad_setting_stops_start_up_naming_it(variable: str, value: str) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LAB_")} | {variable: value}
@@ -73,3 +73,54 @@ def test_bad_setting_stops_start_up_naming_it(variable: str, value: str) -> None
     assert result.returncode == 2
     assert f"invalid setting {variable}:" in result.stderr
     assert value in result.stderr
+
+
+def test_memory_source_serves_the_same_bytes_and_survives_the_database(
+    lab_env: None, mongo: EmbeddedMongo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.main import app
+
+    with TestClient(app) as client:
+        from_database = client.get("/records").content
+    monkeypatch.setenv("LAB_RECORDS_SOURCE", "memory")
+    from app.config import get_settings
+
+    get_settings.cache_clear()
+    with TestClient(app) as client:
+        first = client.get("/records").content
+        mongo.stop()
+        try:
+            # Fetched once: later requests no longer touch the database.
+            later = client.get("/records").content
+        finally:
+            mongo.start()
+        stats = client.get("/stats").json()
+    assert first == from_database == later
+    assert len(first) > 100_000
+    assert stats["records_source"] == "memory" and stats["requests"] == 2
+
+
+def test_busy_work_is_done_per_request_and_its_cpu_sampled(lab_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.busy import SAMPLE_EVERY
+    from app.main import app
+
+    monkeypatch.setenv("LAB_RECORDS_SOURCE", "memory")
+    monkeypatch.setenv("LAB_BUSY_LOOPS", "20000")
+    with TestClient(app) as client:
+        for _ in range(2 * SAMPLE_EVERY):
+            assert client.get("/records").status_code == 200
+        stats = client.get("/stats").json()
+    assert stats["busy_loops"] == 20000 and stats["requests"] == 2 * SAMPLE_EVERY
+    assert stats["busy_sampled_calls"] == 2
+    # 20,000 iterations take a few hundred microseconds of CPU on any machine the lab runs on.
+    per_call_us = stats["busy_sampled_ns"] / stats["busy_sampled_calls"] / 1000
+    assert 20 < per_call_us < 20_000
+
+
+def test_no_busy_work_by_default(lab_env: None) -> None:
+    from app.main import app
+
+    with TestClient(app) as client:
+        client.get("/records")
+        stats = client.get("/stats").json()
+    assert stats == {"records_source": "database", "busy_loops": 0, "requests": 1, "busy_sampled_calls": 0, "busy_sampled_ns": 0}
