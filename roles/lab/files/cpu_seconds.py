@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Print the CPU seconds (user + system) used so far by a process tree or a container.
 
-usage: cpu_seconds.py (--pidfile FILE | --container ID) [--plus-listener PORT]
+usage: cpu_seconds.py (--cgroup PATH | --pidfile FILE | --container ID) [--plus-listener PORT]
+
+--cgroup: a mode's own cgroup (lab_cgroups.py), the lab's accounting for every mode: its
+cpuacct.usage (cgroup v1) counts every process in it and below it.
 
 A process tree: the process and all its descendants, from /proc (live processes only).
 A container: its cgroup's cpuacct.usage (cgroup v1) or cpu.stat usage_usec (cgroup v2).
@@ -58,6 +61,16 @@ def container(container_id: str) -> float:
     raise SystemExit(f"cpu_seconds: no cgroup found for container {container_id}")
 
 
+def cgroup(path: str) -> float:
+    with open("/proc/self/mounts") as handle:
+        for line in handle:
+            _, where, kind, options, *_ = line.split()
+            if kind == "cgroup" and "cpuacct" in options.split(","):
+                with open(os.path.join(where, path.strip("/"), "cpuacct.usage")) as usage:
+                    return int(usage.read()) / 1e9
+    raise SystemExit("cpu_seconds: no cgroup v1 cpuacct hierarchy")
+
+
 def listener(port: int) -> float:
     found = subprocess.run(["ss", "-ltnpH", f"sport = :{port}"], capture_output=True, text=True, check=True).stdout
     pids = {int(pid) for pid in re.findall(r"pid=(\d+)", found)}
@@ -67,11 +80,14 @@ def listener(port: int) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--cgroup")
     which.add_argument("--pidfile")
     which.add_argument("--container")
     parser.add_argument("--plus-listener", type=int)
     args = parser.parse_args()
-    if args.pidfile:
+    if args.cgroup:
+        seconds = cgroup(args.cgroup)
+    elif args.pidfile:
         with open(args.pidfile) as handle:
             seconds = process_tree(int(handle.read().strip()))
     else:

@@ -1,13 +1,18 @@
 // The lab's k6 script: a warm-up scenario, then the measured one, back to back.
 // Every point carries data.tags.phase = warmup | measure; the report reads only "measure".
 // Configuration comes as JSON in LAB_K6_CONFIG (the profile, the target URL, the summary path).
+// A concurrent round gives `targets` instead of `url`: a warm-up and a measured scenario per
+// mode, all running at once, each scenario's points tagged with its mode; the order of
+// `targets` is the round's order of positions.
 import http from 'k6/http';
 import { sleep } from 'k6';
 
 const cfg = JSON.parse(__ENV.LAB_K6_CONFIG);
+const targets = cfg.targets || [{ mode: null, url: cfg.url }];
 
-function scenario(phase, startTime, seconds) {
-  const common = { exec: 'hit', startTime, tags: { phase }, gracefulStop: '2s' };
+function scenario(phase, startTime, seconds, target) {
+  const tags = target.mode ? { phase, mode: target.mode } : { phase };
+  const common = { exec: 'hit', startTime, tags, env: { LAB_URL: target.url }, gracefulStop: '2s' };
   if (cfg.executor === 'constant-arrival-rate') {
     return Object.assign(common, {
       executor: 'constant-arrival-rate', rate: cfg.rate, timeUnit: '1s', duration: `${seconds}s`,
@@ -17,11 +22,15 @@ function scenario(phase, startTime, seconds) {
   return Object.assign(common, { executor: 'constant-vus', vus: cfg.vus, duration: `${seconds}s` });
 }
 
+const scenarios = {};
+for (const target of targets) {
+  const suffix = target.mode ? `_${target.mode}` : '';
+  scenarios[`warmup${suffix}`] = scenario('warmup', '0s', cfg.warmup_s, target);
+  scenarios[`measure${suffix}`] = scenario('measure', `${cfg.warmup_s}s`, cfg.measure_s, target);
+}
+
 export const options = {
-  scenarios: {
-    warmup: scenario('warmup', '0s', cfg.warmup_s),
-    measure: scenario('measure', `${cfg.warmup_s}s`, cfg.measure_s),
-  },
+  scenarios,
   // A run whose measured requests fail above max_error_rate exits 99: the lab marks it failed.
   thresholds: { 'http_req_failed{phase:measure}': [`rate<=${cfg.max_error_rate}`] },
   discardResponseBodies: true,
@@ -29,7 +38,7 @@ export const options = {
 };
 
 export function hit() {
-  http.get(cfg.url);
+  http.get(__ENV.LAB_URL);
   if (cfg.sleep_s > 0) {
     sleep(cfg.sleep_s);
   }

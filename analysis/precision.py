@@ -1,0 +1,118 @@
+"""The gap between two modes over paired rounds, its 95% CI, and what the campaign can resolve.
+
+Per round r the two modes give a ratio m_r / b_r; the estimate is the geometric mean of those
+ratios and the interval a Student t interval on their logarithms (n - 1 degrees of freedom),
+mapped back to percent. Why this method: with 3-30 pairs a percentile bootstrap is too narrow
+(it covers ~90% at n = 8, see `coverage` below and tests/test_precision.py), while the t
+interval on log-ratios keeps its 95% on data like the lab's (ratios close to 1, noise roughly
+normal in log space). gap_pct is positive when the mode is worse than the baseline, whatever
+the metric's direction.
+
+Also: the minimum detectable effect at 80% power for this many pairs, and how many pairs would
+bring the CI's half-width down to a target. Used by the report and by the lab's stopping rule,
+which looks only at widths, never at the estimate.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+CONFIDENCE = 0.95
+POWER = 0.80
+
+
+@dataclass(frozen=True)
+class Gap:
+    gap_pct: float
+    ci95: tuple[float, float] | None
+    p_value: float | None
+    n_pairs: int
+    sd_log: float | None  # standard deviation of the per-round log-ratios
+
+    @property
+    def half_width_pp(self) -> float | None:
+        return None if self.ci95 is None else (self.ci95[1] - self.ci95[0]) / 2
+
+    @property
+    def significant(self) -> bool:
+        return self.ci95 is not None and (self.ci95[0] > 0 or self.ci95[1] < 0)
+
+    def mde_pct(self) -> float | None:
+        """Smallest true gap this many pairs detect with 80% power at alpha 5% (two-sided)."""
+        return mde_pct(self.sd_log, self.n_pairs)
+
+
+def _to_pct(log_ratio: float, higher_is_better: bool) -> float:
+    ratio = math.exp(log_ratio)
+    return (1.0 - ratio) * 100.0 if higher_is_better else (ratio - 1.0) * 100.0
+
+
+def paired_gap(baseline: Sequence[float], mode: Sequence[float], higher_is_better: bool = False) -> Gap | None:
+    """The mode's gap to the baseline over paired rounds (same index = same round)."""
+    b, m = np.asarray(baseline, dtype=float), np.asarray(mode, dtype=float)
+    keep = np.isfinite(b) & np.isfinite(m) & (b > 0) & (m > 0)
+    b, m = b[keep], m[keep]
+    n = len(b)
+    if n == 0:
+        return None
+    logs = np.log(m / b)
+    mean = float(logs.mean())
+    estimate = _to_pct(mean, higher_is_better)
+    if n < 2:
+        return Gap(estimate, None, None, n, None)
+    sd = float(logs.std(ddof=1))
+    if sd == 0.0:
+        return Gap(estimate, (estimate, estimate), 1.0 if mean == 0 else 0.0, n, 0.0)
+    half = float(stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1)) * sd / math.sqrt(n)
+    ends = sorted((_to_pct(mean - half, higher_is_better), _to_pct(mean + half, higher_is_better)))
+    p_value = float(2 * stats.t.sf(abs(mean) / (sd / math.sqrt(n)), n - 1))
+    return Gap(estimate, (ends[0], ends[1]), p_value, n, sd)
+
+
+def mde_pct(sd_log: float | None, n: int) -> float | None:
+    if sd_log is None or n < 2:
+        return None
+    t_alpha = stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1)
+    t_beta = stats.t.ppf(POWER, n - 1)
+    return float((math.exp((t_alpha + t_beta) * sd_log / math.sqrt(n)) - 1.0) * 100.0)
+
+
+def pairs_for_half_width(sd_log: float | None, target_pp: float, limit: int = 100_000) -> int | None:
+    """Pairs needed (at this spread) for a 95% CI half-width of at most target_pp points."""
+    if sd_log is None or target_pp <= 0:
+        return None
+    if sd_log == 0:
+        return 2
+    target = math.log1p(target_pp / 100.0)
+    n = max(2, math.ceil((1.96 * sd_log / target) ** 2))
+    while n < limit and stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1) * sd_log / math.sqrt(n) > target:
+        n += 1
+    return n
+
+
+def coverage(
+    true_gap_pct: float, sd_log: float, n: int, trials: int, method: str, seed: int = 1, bootstrap_resamples: int = 999
+) -> float:
+    """Share of `trials` synthetic campaigns (n log-normal paired ratios) whose CI holds the truth.
+
+    method: "t" (this module's interval) or "percentile" (a percentile bootstrap of the mean
+    log-ratio, as the report used before). The check behind the choice of method.
+    """
+    rng = np.random.default_rng(seed)
+    truth = math.log1p(true_gap_pct / 100.0)
+    logs = rng.normal(truth, sd_log, size=(trials, n))
+    if method == "t":
+        half = stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1) * logs.std(axis=1, ddof=1) / math.sqrt(n)
+        mean = logs.mean(axis=1)
+        return float(np.mean((mean - half <= truth) & (truth <= mean + half)))
+    if method == "percentile":
+        picks = rng.integers(0, n, size=(trials, bootstrap_resamples, n))
+        means = np.take_along_axis(logs[:, None, :].repeat(bootstrap_resamples, axis=1), picks, axis=2).mean(axis=2)
+        lo, hi = np.percentile(means, [2.5, 97.5], axis=1)
+        return float(np.mean((lo <= truth) & (truth <= hi)))
+    raise ValueError(f"unknown method {method!r}: t or percentile")

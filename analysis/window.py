@@ -1,0 +1,205 @@
+"""One concurrent round: every mode's CPU time and requests over the same wall-clock window.
+
+In a concurrent round one k6 process loads every mode at once (a scenario per mode, tagged
+`mode`), all modes sharing the service core, while `cpu_sampler.py` reads each mode's cgroup
+CPU time every fraction of a second. The window is bounded by the two samples that bracket
+the measured phase (the first sample at or after its first request, the last one at or before
+its last request); each mode's requests are those k6 saw complete inside the same window,
+whatever their phase tag, so CPU and requests cover exactly the same instants. The CPU speed
+drifts on these machines, but all modes share the drift within a window: the ratio of two
+modes' CPU per request does not.
+
+Standard library only: the lab role's run plugin imports it on the control node too.
+"""
+
+from __future__ import annotations
+
+import bisect
+import gzip
+import json
+import re
+import zlib
+from array import array
+from calendar import timegm
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from statistics import quantiles
+from typing import IO, Any, cast
+
+_LINE = re.compile(
+    rb'^\{"metric":"(http_reqs|http_req_duration|http_req_failed)","type":"Point","data":\{"time":"([^"]*)","value":([-0-9.eE+]+),"tags":\{(.*)\}\}\}\s*$'
+)
+_MODE = re.compile(rb'"mode":"([A-Za-z0-9_]+)"')
+_TIME = re.compile(r"^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d(?:\.\d+)?)(Z|[+-]\d\d:\d\d)$")
+
+
+class WindowError(Exception):
+    """A concurrent round whose files cannot give a window; the message names the file."""
+
+
+_minute_cache: dict[str, float] = {}
+
+
+def epoch(stamp: str) -> float:
+    """k6's RFC 3339 time (nanoseconds, Z or an offset) as seconds since the epoch."""
+    match = _TIME.match(stamp)
+    if not match:
+        raise ValueError(f"not an RFC 3339 time: {stamp!r}")
+    year, month, day, hour, minute, second, zone = match.groups()
+    key = stamp[:16] + zone
+    base = _minute_cache.get(key)
+    if base is None:
+        base = float(timegm((int(year), int(month), int(day), int(hour), int(minute), 0)))
+        if zone != "Z":
+            sign = 1 if zone[0] == "+" else -1
+            base -= sign * (int(zone[1:3]) * 3600 + int(zone[4:6]) * 60)
+        _minute_cache[key] = base
+    return base + float(second)
+
+
+@dataclass
+class ModePoints:
+    """One mode's points in a concurrent round."""
+
+    done_at: array[float] = field(default_factory=lambda: array("d"))  # every request's completion time
+    durations_ms: array[float] = field(default_factory=lambda: array("d"))  # measured phase only
+    measured_requests: int = 0
+    failed: float = 0.0
+    failed_points: int = 0
+    first_measured: float = float("inf")
+    last_measured: float = float("-inf")
+
+
+@dataclass
+class ModeWindow:
+    """What the report and the stopping rule use of one mode in one concurrent round."""
+
+    mode: str
+    requests: int
+    cpu_s: float
+    window_s: float
+    measured_requests: int
+    error_rate: float
+    latency_ms: dict[int, float]
+
+    @property
+    def cpu_us_per_request(self) -> float | None:
+        return self.cpu_s / self.requests * 1e6 if self.requests else None
+
+    @property
+    def throughput_rps(self) -> float | None:
+        return self.requests / self.window_s if self.window_s > 0 else None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "requests": self.requests,
+            "cpu_s": round(self.cpu_s, 6),
+            "window_s": round(self.window_s, 6),
+            "cpu_us_per_request": _r(self.cpu_us_per_request),
+            "throughput_rps": _r(self.throughput_rps),
+            "measured_requests": self.measured_requests,
+            "error_rate": round(self.error_rate, 6),
+            "latency_p50_ms": _r(self.latency_ms.get(50)),
+            "latency_p95_ms": _r(self.latency_ms.get(95)),
+            "latency_p99_ms": _r(self.latency_ms.get(99)),
+        }
+
+
+def _r(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
+def _open(path: Path) -> IO[bytes]:
+    return cast(IO[bytes], gzip.open(path, "rb")) if path.suffix == ".gz" else path.open("rb")
+
+
+def read_mode_points(paths: Iterable[Path]) -> dict[str, ModePoints]:
+    """Stream k6 NDJSON files (one per load generator segment) and split their points by mode."""
+    found: dict[str, ModePoints] = {}
+    for path in paths:
+        number = 0
+        try:
+            with _open(path) as handle:
+                for number, line in enumerate(handle, start=1):
+                    match = _LINE.match(line)
+                    if not match:
+                        continue
+                    metric, stamp, value, tags = match.groups()
+                    mode = _MODE.search(tags)
+                    if mode is None:
+                        continue
+                    points = found.setdefault(mode.group(1).decode(), ModePoints())
+                    measured = b'"phase":"measure"' in tags
+                    if metric == b"http_reqs":
+                        at = epoch(stamp.decode())
+                        points.done_at.append(at)
+                        if measured:
+                            points.measured_requests += 1
+                            points.first_measured = min(points.first_measured, at)
+                            points.last_measured = max(points.last_measured, at)
+                    elif measured and metric == b"http_req_duration":
+                        points.durations_ms.append(float(value))
+                    elif measured:
+                        points.failed += float(value)
+                        points.failed_points += 1
+        except (EOFError, zlib.error, gzip.BadGzipFile, OSError, ValueError) as exc:
+            raise WindowError(f"{path}:{number + 1}: cannot read (truncated or corrupt): {exc}") from exc
+    return found
+
+
+def read_samples(path: Path) -> list[tuple[float, dict[str, int]]]:
+    samples = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise WindowError(f"{path}: cannot read the CPU samples: {exc}") from exc
+    for number, line in enumerate(lines, start=1):
+        try:
+            item = json.loads(line)
+            samples.append((float(item["t"]), {str(k): int(v) for k, v in item["cpu_ns"].items()}))
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
+            if number == len(lines):
+                break  # the sampler was stopped while writing its last line
+            raise WindowError(f"{path}:{number}: not a CPU sample: {exc!r}") from exc
+    return samples
+
+
+def percentiles(values: array[float]) -> dict[int, float]:
+    if len(values) < 2:
+        return {q: values[0] for q in (50, 95, 99)} if values else {}
+    cuts = quantiles(values, n=100, method="inclusive")
+    return {50: cuts[49], 95: cuts[94], 99: cuts[98]}
+
+
+def windows(raw: Iterable[Path], samples_path: Path, modes: Iterable[str]) -> dict[str, ModeWindow]:
+    """Each mode's CPU, requests and latency over the measured window of one concurrent round."""
+    wanted = list(modes)
+    points = read_mode_points(raw)
+    missing = [m for m in wanted if m not in points or points[m].measured_requests == 0]
+    if missing:
+        raise WindowError(f"no measured requests of {', '.join(missing)} in {', '.join(map(str, raw))}")
+    samples = read_samples(samples_path)
+    lo = min(points[m].first_measured for m in wanted)
+    hi = max(points[m].last_measured for m in wanted)
+    inside = [s for s in samples if lo <= s[0] <= hi]
+    if len(inside) < 2:
+        raise WindowError(f"{samples_path}: {len(inside)} CPU sample(s) inside the measured window {lo:.3f}-{hi:.3f}; 2 are needed")
+    (t0, cpu0), (t1, cpu1) = inside[0], inside[-1]
+    result = {}
+    for mode in wanted:
+        if mode not in cpu0 or mode not in cpu1:
+            raise WindowError(f"{samples_path}: no CPU samples of mode {mode}")
+        done = sorted(points[mode].done_at)
+        requests = bisect.bisect_right(done, t1) - bisect.bisect_right(done, t0)
+        p = points[mode]
+        result[mode] = ModeWindow(
+            mode=mode,
+            requests=requests,
+            cpu_s=(cpu1[mode] - cpu0[mode]) / 1e9,
+            window_s=t1 - t0,
+            measured_requests=p.measured_requests,
+            error_rate=p.failed / p.failed_points if p.failed_points else 0.0,
+            latency_ms=percentiles(p.durations_ms),
+        )
+    return result

@@ -1,0 +1,149 @@
+#!/usr/bin/python3
+"""Put every mode of the lab under the same CPU accounting and the same scheduling weight.
+
+usage: lab_cgroups.py SPEC_JSON
+
+SPEC_JSON: {"parent": "lab", "cpuset": "1", "modes": {NAME: {"pidfile": F} | {"pid": P, "listener": PORT}}}
+
+Each mode gets one cgroup, PARENT/NAME, in the cpu and cpuacct hierarchies (cgroup v1), with
+the default weight (cpu.shares 1024), all of them siblings: the scheduler splits a shared core
+evenly between modes, and cpuacct.usage of PARENT/NAME is everything the mode burns.
+- native ({"pidfile"}): the process and all its descendants are moved into PARENT/NAME.
+- container ({"pid"}: its init process): Docker made its cgroup under PARENT/NAME
+  (cgroup_parent); checked here. "listener": the host process listening on that port
+  (docker-proxy, the bridge mode's userland path) is moved into PARENT/NAME beside the
+  container and pinned to CPUSET like the container.
+Prints a JSON report per mode (cgroup, cpu.shares, pids and their cgroups, pinning) and
+`equal_weight`: every mode's every process is inside its own cgroup and all weights are equal.
+Exit 0 when that holds, 1 when not, 2 on bad input or without cgroup v1 cpu/cpuacct.
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+CONTROLLERS = ("cpu", "cpuacct")
+SHARES = 1024
+
+
+def mounts() -> dict[str, Path]:
+    """Where each v1 controller of CONTROLLERS is mounted (they may share one hierarchy)."""
+    found: dict[str, Path] = {}
+    for line in Path("/proc/self/mounts").read_text().splitlines():
+        _, where, kind, options, *_ = line.split()
+        if kind == "cgroup":
+            for controller in set(options.split(",")) & set(CONTROLLERS):
+                found[controller] = Path(where)
+    missing = [c for c in CONTROLLERS if c not in found]
+    if missing:
+        raise SystemExit(f"lab_cgroups: no cgroup v1 hierarchy for {', '.join(missing)} (cgroup v2 is not supported here)")
+    return found
+
+
+def cgroup_of(pid: int, controller: str) -> str:
+    for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        if controller in controllers.split(","):
+            return path
+    return ""
+
+
+def tree(root: int) -> list[int]:
+    """The process and its descendants (live ones)."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found, grew = {root}, True
+    while grew:
+        children = {pid for pid, parent in parents.items() if parent in found} - found
+        found |= children
+        grew = bool(children)
+    return sorted(found)
+
+
+def listeners(port: int) -> list[int]:
+    out = subprocess.run(["ss", "-ltnpH", f"sport = :{port}"], capture_output=True, text=True, check=True).stdout
+    return sorted({int(pid) for pid in re.findall(r"pid=(\d+)", out)})
+
+
+def ensure(hierarchies: dict[str, Path], path: str) -> None:
+    for controller, mount in hierarchies.items():
+        folder = mount / path.strip("/")
+        folder.mkdir(parents=True, exist_ok=True)
+        if controller == "cpu":
+            (folder / "cpu.shares").write_text(str(SHARES))
+
+
+def move(hierarchies: dict[str, Path], path: str, pid: int) -> None:
+    for mount in hierarchies.values():
+        (mount / path.strip("/") / "cgroup.procs").write_text(str(pid))
+
+
+def place(spec: dict[str, object]) -> dict[str, object]:
+    hierarchies = mounts()
+    parent = str(spec.get("parent") or "lab").strip("/")
+    cpuset = str(spec.get("cpuset") or "")
+    modes = spec.get("modes")
+    if not isinstance(modes, dict) or not modes:
+        raise SystemExit("lab_cgroups: SPEC_JSON needs a non-empty object 'modes'")
+    report: dict[str, object] = {}
+    ok = True
+    for name, how in modes.items():
+        if not re.fullmatch(r"[A-Za-z0-9_]+", name) or not isinstance(how, dict):
+            raise SystemExit(f"lab_cgroups: bad mode entry {name!r}: {how!r}")
+        path = f"/{parent}/{name}"
+        ensure(hierarchies, path)
+        if "pidfile" in how:
+            pids = tree(int(Path(str(how["pidfile"])).read_text().strip()))
+            for pid in pids:
+                move(hierarchies, path, pid)
+            helpers: list[int] = []
+        elif "pid" in how:
+            pids = tree(int(how["pid"]))
+            helpers = listeners(int(how["listener"])) if how.get("listener") else []
+            for pid in helpers:
+                move(hierarchies, path, pid)
+                if cpuset:
+                    subprocess.run(["taskset", "-a", "-p", "-c", cpuset, str(pid)], capture_output=True, check=True)
+        else:
+            raise SystemExit(f"lab_cgroups: mode {name} needs 'pidfile' or 'pid'")
+        where = {str(pid): {c: cgroup_of(pid, c) for c in CONTROLLERS} for pid in pids + helpers}
+        inside = all(cg == path or cg.startswith(path + "/") for cgs in where.values() for cg in cgs.values())
+        shares = int((hierarchies["cpu"] / path.strip("/") / "cpu.shares").read_text())
+        ok = ok and inside and shares == SHARES and bool(pids)
+        report[name] = {
+            "cgroup": path,
+            "cpu_shares": shares,
+            "processes": where,
+            "helpers": helpers,
+            "all_inside": inside,
+            "comm": sorted({Path(f"/proc/{pid}/comm").read_text().strip() for pid in pids + helpers}),
+        }
+    siblings = {str(entry["cgroup"]).rsplit("/", 1)[0] for entry in report.values() if isinstance(entry, dict)}
+    return {"parent": f"/{parent}", "modes": report, "equal_weight": ok and len(siblings) == 1, "cpu_shares": SHARES}
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2:
+        print(__doc__.strip(), file=sys.stderr)
+        return 2
+    try:
+        spec = json.loads(argv[1])
+    except json.JSONDecodeError as exc:
+        print(f"lab_cgroups: SPEC_JSON is not JSON: {exc}", file=sys.stderr)
+        return 2
+    result = place(spec)
+    print(json.dumps(result, sort_keys=True))
+    return 0 if result["equal_weight"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

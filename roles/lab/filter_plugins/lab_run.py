@@ -1,0 +1,243 @@
+"""The lab role's run logic, as plain functions: Ansible only starts, waits, fetches and writes.
+
+- lab_round_order: the positions of the modes in one concurrent round (a seeded base order,
+  rotated one place per round: over n rounds every mode holds every position once).
+- lab_k6_concurrent_argv: the k6 command line of one load generator for one concurrent round.
+- lab_concurrent_record: run.json of a concurrent round from what was fetched and observed.
+- lab_precision: the stopping rule's view of a campaign: each primary comparison's CI
+  half-width so far (widths only: the estimate is never looked at).
+
+Each raises AnsibleFilterError with a sentence a user can act on. Tested in tests/unit/.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+try:
+    from ansible.errors import AnsibleFilterError
+except ImportError:  # imported by the unit tests without Ansible's plugin loader
+
+    class AnsibleFilterError(Exception):  # type: ignore[no-redef]
+        pass
+
+
+PROJECT = Path(__file__).resolve().parents[3]
+if str(PROJECT) not in sys.path:
+    sys.path.insert(0, str(PROJECT))
+
+from analysis import contract  # noqa: E402
+from analysis.precision import paired_gap  # noqa: E402
+from analysis.window import WindowError, windows  # noqa: E402
+
+
+def lab_round_order(modes: list[str], seed: Any, round_number: Any) -> list[str]:
+    if not modes:
+        raise AnsibleFilterError("lab_round_order: no modes")
+    base = list(modes)
+    random.Random(f"{seed}").shuffle(base)
+    shift = (int(round_number) - 1) % len(base)
+    return base[shift:] + base[:shift]
+
+
+def lab_k6_concurrent_argv(
+    order: list[str],
+    urls: dict[str, str],
+    profile: dict[str, Any],
+    scratch: str,
+    tags: dict[str, str],
+    k6: dict[str, Any],
+) -> list[str]:
+    """One load generator's command: the start barrier, GNU time, taskset, then k6 with a scenario pair per mode.
+
+    k6: {bin, script, start_at, cpuset, time_format, start_barrier, segment: [i, n]}.
+    """
+    config = {
+        "targets": [{"mode": mode, "url": urls[mode]} for mode in order],
+        "executor": profile["executor"],
+        "vus": int(profile["vus"]),
+        "rate": int(profile.get("rate") or 0),
+        "sleep_s": float(profile.get("sleep_s") or 0),
+        "warmup_s": int(profile["warmup_s"]),
+        "measure_s": int(profile["measure_s"]),
+        "summary_path": f"{scratch}/summary.json",
+        "max_error_rate": float(profile.get("max_error_rate", 0.01)),
+    }
+    index, count = (int(x) for x in k6.get("segment", (0, 1)))
+    segment: list[str] = []
+    if count > 1:
+        sequence = ",".join(f"{i}/{count}" for i in range(count + 1))
+        segment = [
+            "--execution-segment",
+            f"{index}/{count}:{index + 1}/{count}",
+            "--execution-segment-sequence",
+            sequence,
+            "--tag",
+            f"segment={index + 1}/{count}",
+        ]
+    argv = ["/usr/bin/python3", k6["start_barrier"], f"{float(k6['start_at']):.6f}", f"{scratch}/started.json"]
+    argv += ["/usr/bin/time", "-f", k6["time_format"], "-o", f"{scratch}/time.json"]
+    argv += ["/usr/bin/taskset", "-c", str(k6["cpuset"]), str(k6["bin"]), "run", "--quiet", "--no-usage-report"]
+    for key, value in tags.items():
+        argv += ["--tag", f"{key}={value}"]
+    argv += segment
+    argv += ["--out", f"json={scratch}/k6.json.gz", "--env", "LAB_K6_CONFIG=" + json.dumps(config, sort_keys=True), k6["script"]]
+    return argv
+
+
+def _json_file(path: Path) -> tuple[dict[str, Any] | None, str | None]:
+    """A small JSON file k6 or a helper wrote; GNU time may prefix a line before its JSON."""
+    if not path.exists():
+        return None, f"{path.name} missing"
+    text = path.read_text(encoding="utf-8", errors="replace")
+    found = re.search(r"\{.*\}", text, re.S)
+    try:
+        data = json.loads(found.group(0) if found else text)
+    except json.JSONDecodeError as exc:
+        return None, f"{path.name} unreadable ({exc.msg})"
+    return (data, None) if isinstance(data, dict) else (None, f"{path.name} is not a JSON object")
+
+
+def _segment(run_dir: Path, suffix: str, job: dict[str, Any], loadgen: str, label: str) -> tuple[dict[str, Any], list[str]]:
+    problems = []
+    usage, why = _json_file(run_dir / f"time{suffix}.json")
+    if why:
+        problems.append(why)
+    started, why = _json_file(run_dir / f"started{suffix}.json")
+    if why:
+        problems.append(why)
+    cpu = None if usage is None else round(float(usage.get("user_s", 0)) + float(usage.get("sys_s", 0)), 3)
+    return {
+        "loadgen": loadgen,
+        "segment": label,
+        "k6_exit": int(job.get("rc", -1)),
+        "k6_cpu_s": cpu,
+        "k6_max_rss_kb": None if usage is None else usage.get("max_rss_kb"),
+        "started_epoch": None if started is None else started.get("epoch"),
+    }, problems
+
+
+def lab_concurrent_record(run_dir: str, run: dict[str, Any], observed: dict[str, Any]) -> dict[str, Any]:
+    """run.json of one concurrent round.
+
+    run: campaign, target, profile, round, order, modes (in position order), started_at,
+    finished_at, warmup_duration_s, measure_duration_s, loadgens, suffixes.
+    observed: k6_jobs (async_status results, one per load generator), primer (uri results
+    looped over [mode, "records" | "stats"] before the round), after (uri results of /stats
+    per mode after it), expected_sha256 (mode -> verify's payload hash), recovered (modes).
+    """
+    folder = Path(run_dir)
+    modes: list[str] = list(run["modes"])
+    before = {r["item"][0]: r for r in observed["primer"] if r["item"][1] == "stats"}
+    records = {r["item"][0]: r for r in observed["primer"] if r["item"][1] == "records"}
+    after = {r["item"]: r for r in observed["after"]}
+    errors: list[str] = []
+    segments = []
+    for i, (loadgen, suffix, job) in enumerate(zip(run["loadgens"], run["suffixes"], observed["k6_jobs"], strict=True)):
+        segment, problems = _segment(folder, suffix, job, loadgen, f"{i + 1}/{len(run['loadgens'])}")
+        segments.append(segment)
+        if segment["k6_exit"] != 0:
+            stderr = str(job.get("stderr") or job.get("msg") or "").strip()[:300]
+            why = " (thresholds crossed: error rate above the profile's max_error_rate)" if segment["k6_exit"] == 99 else ""
+            errors.append(f"k6 on {loadgen} exited {segment['k6_exit']}{why}: {stderr}")
+        elif problems:
+            errors.append(f"k6 on {loadgen}: " + ", ".join(problems))
+    for mode in modes:
+        primer = records.get(mode, {})
+        if primer.get("status") != 200 or lab_sha256(primer.get("content", "")) != observed["expected_sha256"].get(mode):
+            errors.append(f"primer of {mode}: status {primer.get('status')} or payload differs from verify")
+        if after.get(mode, {}).get("status") != 200:
+            errors.append(f"{mode} unhealthy after the round (status {after.get(mode, {}).get('status')})")
+    per_mode: dict[str, dict[str, Any]] = {}
+    busy = None
+    if not any(s["k6_exit"] != 0 for s in segments):
+        raws = [folder / f"k6{suffix}.json.gz" for suffix in run["suffixes"]]
+        try:
+            found = windows(raws, folder / contract.SAMPLES_FILE, modes)
+        except WindowError as exc:
+            errors.append(str(exc))
+        else:
+            window_s = next(iter(found.values())).window_s
+            busy = round(sum(w.cpu_s for w in found.values()) / window_s, 4) if window_s > 0 else None
+            for position, mode in enumerate(modes, start=1):
+                stats = (before.get(mode, {}).get("json") or {}, after.get(mode, {}).get("json") or {})
+                per_mode[mode] = {"position": position} | found[mode].as_json() | _injected(*stats)
+    cpus = [s["k6_cpu_s"] for s in segments if s["k6_cpu_s"] is not None]
+    starts = [float(s["started_epoch"]) for s in segments if s["started_epoch"] is not None]
+    return {
+        "campaign": run["campaign"],
+        "target": run["target"],
+        "design": "concurrent",
+        "modes": modes,
+        "round": int(run["round"]),
+        "order": int(run["order"]),
+        "profile": run["profile"],
+        "status": "failed" if errors else "ok",
+        "error": "; ".join(errors) or None,
+        "started_at": run["started_at"],
+        "finished_at": run["finished_at"],
+        "warmup_duration_s": int(run["warmup_duration_s"]),
+        "measure_duration_s": int(run["measure_duration_s"]),
+        "k6_argv": (observed["k6_jobs"][0].get("cmd") if observed["k6_jobs"] else None) or [],
+        "k6_exit": next((s["k6_exit"] for s in segments if s["k6_exit"] != 0), 0),
+        "k6_cpu_s": max(cpus) if cpus else None,
+        "recovered": sorted(observed.get("recovered") or []),
+        "cpu_window": "samples bracketing the measured phase (cpu.jsonl)",
+        "service_core_busy": busy,
+        "per_mode": per_mode,
+        "segments": segments,
+        "start_skew_s": round(max(starts) - min(starts), 6) if len(starts) == len(segments) and starts else None,
+    }
+
+
+def _injected(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """The busy work's own CPU per call over the round, from the service's /stats (controls only)."""
+    calls = int(after.get("busy_sampled_calls", 0)) - int(before.get("busy_sampled_calls", 0))
+    if not after.get("busy_loops") or calls <= 0:
+        return {}
+    ns = int(after["busy_sampled_ns"]) - int(before["busy_sampled_ns"])
+    return {"busy_loops": int(after["busy_loops"]), "busy_us_per_request": round(ns / calls / 1000, 4)}
+
+
+def lab_sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def lab_precision(campaign_dir: str, baseline: str, metric: str, higher_is_better: bool, target_pp: float) -> dict[str, Any]:
+    """Each mode's CI half-width on the primary metric over the ok concurrent rounds so far."""
+    rounds: dict[int, dict[str, float]] = {}
+    for path in sorted(Path(campaign_dir, "runs").glob("*/run.json")):
+        try:
+            meta = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            continue
+        if meta.get("design") != "concurrent" or meta.get("status") != "ok":
+            continue
+        values = {m: v.get(metric) for m, v in (meta.get("per_mode") or {}).items()}
+        rounds[int(meta["round"])] = {m: float(v) for m, v in values.items() if isinstance(v, int | float)}
+    modes = sorted({m for values in rounds.values() for m in values} - {baseline})
+    widths = {}
+    for mode in modes:
+        pairs = [(r[baseline], r[mode]) for r in rounds.values() if baseline in r and mode in r]
+        gap = paired_gap([b for b, _ in pairs], [m for _, m in pairs], higher_is_better) if pairs else None
+        widths[mode] = {"pairs": len(pairs), "half_width_pp": None if gap is None else gap.half_width_pp}
+    known = [w["half_width_pp"] for w in widths.values()]
+    done = bool(widths) and target_pp > 0 and all(w is not None and w <= target_pp for w in known)
+    return {"rounds_ok": len(rounds), "modes": widths, "target_pp": target_pp, "reached": done}
+
+
+class FilterModule:
+    def filters(self) -> dict[str, Any]:
+        return {
+            "lab_round_order": lab_round_order,
+            "lab_k6_concurrent_argv": lab_k6_concurrent_argv,
+            "lab_concurrent_record": lab_concurrent_record,
+            "lab_precision": lab_precision,
+            "lab_sha256": lab_sha256,
+        }
