@@ -63,13 +63,13 @@ def pool(table: pd.DataFrame) -> list[dict[str, Any]]:
     return found
 
 
-def headline(p: dict[str, Any]) -> str:
-    metric = {"throughput_rps": "throughput"}.get(p["metric"], p["metric"])
+def headline(p: dict[str, Any], baseline: str = BASELINE) -> str:
+    metric = {"throughput_rps": "throughput", "cpu_us_per_request": "CPU per request"}.get(p["metric"], p["metric"])
     ci = f"95% CI {p['ci95'][0]:.1f}–{p['ci95'][1]:.1f}%" if p["ci95"] else "no CI"
     if p["hosts"] == 1:
-        return f"fleet of 1 host: {p['mode']} vs {BASELINE} {metric} gap {p['gap_pct']:+.1f}% ({ci}); no between-host spread with one host"
+        return f"fleet of 1 host: {p['mode']} vs {baseline} {metric} gap {p['gap_pct']:+.1f}% ({ci}); no between-host spread with one host"
     return (
-        f"fleet of {p['hosts']} hosts: {p['mode']} vs {BASELINE} {metric} gap {p['gap_pct']:+.1f}% ({ci} over hosts), "
+        f"fleet of {p['hosts']} hosts: {p['mode']} vs {baseline} {metric} gap {p['gap_pct']:+.1f}% ({ci} over hosts), "
         f"between-host sd {p['between_host_sd_pct']:.1f} pp, range {p['gap_min_pct']:+.1f}% to {p['gap_max_pct']:+.1f}%"
     )
 
@@ -77,9 +77,11 @@ def headline(p: dict[str, Any]) -> str:
 def summary(reports: dict[str, "Report"]) -> dict[str, Any]:
     table = host_table(reports)
     pooled = pool(table)
+    first = next(iter(reports.values()), None)
     return {
-        "campaign": next(iter(reports.values())).campaign_id if reports else None,
-        "baseline": BASELINE,
+        "campaign": first.campaign_id if first else None,
+        "baseline": first.baseline if first else BASELINE,
+        "primary_metric": first.primary_metric if first else "throughput_rps",
         "targets": list(reports),
         "hosts": {
             target: {
@@ -98,8 +100,8 @@ def summary(reports: dict[str, "Report"]) -> dict[str, Any]:
 
 
 def markdown(data: dict[str, Any]) -> str:
-    lines = [f"# Fleet report: campaign {data['campaign']}", "", f"Targets: {', '.join(data['targets'])}. Baseline: {BASELINE}.", ""]
-    lines += ["## Pooled across hosts (throughput)", ""]
+    lines = [f"# Fleet report: campaign {data['campaign']}", "", f"Targets: {', '.join(data['targets'])}. Baseline: {data['baseline']}.", ""]
+    lines += [f"## Pooled across hosts ({data['primary_metric']})", ""]
     lines += [f"- {line}" for line in headlines(data)] or ["- no comparison"]
     lines += ["", "## Gap per host", "", "| target | mode | metric | gap % | 95% CI | p | pairs |", "|---|---|---|---|---|---|---|"]
     for row in data["per_host"]:
@@ -119,7 +121,7 @@ def markdown(data: dict[str, Any]) -> str:
 
 
 def headlines(data: dict[str, Any]) -> list[str]:
-    return [headline(p) for p in data["pooled"] if p["metric"] == "throughput_rps"]
+    return [headline(p, data["baseline"]) for p in data["pooled"] if p["metric"] == data["primary_metric"]]
 
 
 def all_runs(reports: dict[str, "Report"]) -> pd.DataFrame:

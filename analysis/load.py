@@ -23,8 +23,11 @@ from typing import IO, Any, cast
 
 import numpy as np
 
-RUN_NAME = re.compile(r"^(?P<order>\d{3,})_(?P<mode>[A-Za-z0-9_]+)_r(?P<round>\d+)$")
-RUN_KEYS = ("mode", "round", "status", "measure_duration_s")
+from analysis import contract
+from analysis.window import HISTOGRAM_EDGES_MS as _EDGES
+from analysis.window import ModeWindow, WindowError, windows
+
+RUN_NAME = contract.RUN_NAME
 METRICS = (b"http_reqs", b"http_req_duration", b"http_req_failed")
 _FAST = re.compile(
     rb'^\{"metric":"(http_reqs|http_req_duration|http_req_failed)","type":"Point","data":\{"time":"[^"]*","value":([-0-9.eE+]+),"tags":\{(.*)\}\}\}\s*$'
@@ -39,7 +42,7 @@ class CampaignError(Exception):
 
 # Latency histogram bins (ms, log-spaced): enough to draw a distribution per mode without
 # keeping every request's duration once its run is summarised.
-HISTOGRAM_EDGES_MS = np.logspace(-1, 5, 241)
+HISTOGRAM_EDGES_MS = np.array(_EDGES)
 
 
 @dataclass
@@ -80,6 +83,12 @@ class Run:
     meta: dict[str, Any]
     points: RunPoints | None = None
     problem: str | None = None
+    # A concurrent round: each mode's window (CPU, requests, latency), instead of `points`.
+    windows: dict[str, ModeWindow] | None = None
+
+    @property
+    def concurrent(self) -> bool:
+        return self.meta.get("design") == "concurrent"
 
 
 @dataclass
@@ -235,7 +244,8 @@ def load_campaign(folder: Path) -> Campaign:
         raise CampaignError(f"{runs_dir}: no runs")
     to_read: dict[tuple[Path, ...], Run] = {}
     for run in runs:
-        missing = [key for key in RUN_KEYS if key not in run.meta]
+        keys = contract.CONCURRENT_KEYS if run.concurrent else contract.SEQUENTIAL_KEYS
+        missing = [key for key in keys if key not in run.meta]
         if missing:
             raise CampaignError(f"{run.path / 'run.json'}: required keys missing: {', '.join(missing)}")
         raw = raw_files(run.path)
@@ -246,15 +256,20 @@ def load_campaign(folder: Path) -> Campaign:
             run.problem = "no k6.json.gz"
         elif len(raw) != expected:
             run.problem = f"{len(raw)} k6 output file(s) for {expected} load generator segment(s): {', '.join(p.name for p in raw)}"
+        elif run.concurrent and not (run.path / contract.SAMPLES_FILE).exists():
+            run.problem = f"no {contract.SAMPLES_FILE} (the CPU samples of a concurrent round)"
         else:
             to_read[tuple(raw)] = run
+    jobs = [(raws, tuple(run.meta["modes"]) if run.concurrent else None) for raws, run in to_read.items()]
     # Runs are independent: read them on every core, one run per worker at a time.
     workers = min(len(to_read), os.cpu_count() or 1)
     with ProcessPoolExecutor(max_workers=workers) if workers > 1 else nullcontext() as pool:
-        mapped = pool.map(_summarised, to_read) if pool else map(_summarised, to_read)
+        mapped = pool.map(_read_job, jobs) if pool else map(_read_job, jobs)
         for (raws, run), result in zip(to_read.items(), mapped, strict=True):
             if isinstance(result, str):
                 run.problem = result
+            elif isinstance(result, dict):
+                run.windows = result
             elif result.requests == 0:
                 run.problem = f"{', '.join(map(str, raws))}: no measured points (phase=measure)"
             else:
@@ -268,6 +283,16 @@ def read_run_points(raws: tuple[Path, ...] | list[Path]) -> RunPoints:
     for raw in raws[1:]:
         points.merge(read_points(raw))
     return points
+
+
+def _read_job(job: tuple[tuple[Path, ...], tuple[str, ...] | None]) -> RunPoints | dict[str, ModeWindow] | str:
+    raws, modes = job
+    if modes is None:
+        return _summarised(raws)
+    try:
+        return windows(raws, raws[0].parent / contract.SAMPLES_FILE, modes)
+    except WindowError as exc:
+        return str(exc)
 
 
 def _summarised(raws: tuple[Path, ...]) -> RunPoints | str:

@@ -38,7 +38,7 @@ def gap_table(report: "Report") -> pd.DataFrame:
 
 def mode_table(report: "Report") -> pd.DataFrame:
     ok = report.runs[report.runs["status"] == "ok"]
-    metrics = ["throughput_rps", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "error_rate", "cpu_s_per_request"]
+    metrics = ["throughput_rps", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "error_rate", "cpu_us_per_request"]
     grouped = ok.groupby("mode")[metrics]
     mean, std = grouped.mean(), grouped.std()
     table = pd.DataFrame(
@@ -145,18 +145,19 @@ def plots(report: "Report") -> list[tuple[str, str]]:
     ax.legend()
     figures.append(("Latency distribution per mode", _png(fig)))
 
-    gaps = [c for c in report.comparisons if c.metric == "throughput_rps"]
+    metric = report.primary_metric
+    gaps = report.primary()
     fig, ax = plt.subplots(figsize=(7, 0.6 + 0.6 * max(len(gaps), 1)))
     for i, c in enumerate(gaps):
         lo, hi = c.ci95 if c.ci95 else (c.gap_pct, c.gap_pct)
         ax.errorbar(c.gap_pct, i, xerr=[[max(c.gap_pct - lo, 0)], [max(hi - c.gap_pct, 0)]], fmt="o", capsize=4)
-    if "throughput_rps" in report.floor:
-        ax.axvspan(-report.floor["throughput_rps"], report.floor["throughput_rps"], color="grey", alpha=0.2, label="A/A noise floor")
+    if metric in report.floor:
+        ax.axvspan(-report.floor[metric], report.floor[metric], color="grey", alpha=0.2, label="A/A noise floor")
         ax.legend()
     ax.axvline(0, color="black", linewidth=0.8)
     ax.set_yticks(range(len(gaps)), [c.mode for c in gaps])
-    ax.set(xlabel="throughput gap vs native, % (positive = slower), 95% CI", title="Gap with its confidence interval")
-    figures.append(("Throughput gap with 95% CI", _png(fig)))
+    ax.set(xlabel=f"{metric} gap vs {report.baseline}, % (positive = worse), 95% CI", title="Gap with its confidence interval")
+    figures.append((f"{metric} gap with 95% CI", _png(fig)))
     return figures
 
 
@@ -174,8 +175,8 @@ def html(report: "Report") -> str:
 
 
 def fleet_plot(data: dict[str, Any]) -> str:
-    rows = [r for r in data["per_host"] if r["metric"] == "throughput_rps"]
-    pooled = [p for p in data["pooled"] if p["metric"] == "throughput_rps"]
+    rows = [r for r in data["per_host"] if r["metric"] == data["primary_metric"]]
+    pooled = [p for p in data["pooled"] if p["metric"] == data["primary_metric"]]
     labels = [f"{r['target']} {r['mode']}" for r in rows] + [f"fleet {p['mode']}" for p in pooled]
     fig, ax = plt.subplots(figsize=(7, 0.8 + 0.45 * max(len(labels), 1)))
     points = [(r["gap_pct"], r["ci95"]) for r in rows] + [(p["gap_pct"], p["ci95"]) for p in pooled]
@@ -184,7 +185,7 @@ def fleet_plot(data: dict[str, Any]) -> str:
         ax.errorbar(gap, i, xerr=[[max(gap - lo, 0)], [max(hi - gap, 0)]], fmt="o", capsize=4, color="C1" if i >= len(rows) else "C0")
     ax.axvline(0, color="black", linewidth=0.8)
     ax.set_yticks(range(len(labels)), labels)
-    ax.set(xlabel=f"throughput gap vs {data['baseline']}, % (positive = slower), 95% CI")
+    ax.set(xlabel=f"{data['primary_metric']} gap vs {data['baseline']}, % (positive = worse), 95% CI")
     return _png(fig)
 
 

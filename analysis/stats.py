@@ -1,10 +1,12 @@
 """Every statistic of the report, defined once.
 
-Per run: throughput_rps, latency percentiles, error_rate, cpu_s_per_request.
-Between a mode and the baseline, over the rounds where both have an ok run (runs of one
-round stay paired): each side's mean, gap_pct (positive always means "this mode is worse"),
-a bootstrap CI resampling rounds, and a paired permutation test. With every round complete
-these means are the means of all ok runs.
+Per run and mode: throughput_rps, latency percentiles, error_rate, cpu_us_per_request (service
+CPU per request) and service_core_busy. A concurrent round gives one row per mode, all over
+the same window. Between a mode and the baseline, over the rounds where both have an ok run
+(paired): each side's mean, gap_pct (positive always means "this mode is worse"; the
+geometric mean of the per-round ratios) with a Student t CI on the log-ratios and its p-value
+(analysis.precision), the CI's half-width, the minimum detectable effect at 80% power, and
+the rounds a 1 pp half-width would need.
 """
 
 import warnings
@@ -15,11 +17,14 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.load import Campaign
+from analysis.load import Campaign, Run
+from analysis.precision import pairs_for_half_width, paired_gap
 
 BASELINE = "native"
 AA_MODE = "native_b"
-METRICS = ("throughput_rps", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "cpu_s_per_request")
+METRICS = ("throughput_rps", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "cpu_us_per_request")
+TARGET_HALF_WIDTH_PP = 1.0
+BUSY_CORE_WARNING = 0.80
 HIGHER_IS_BETTER = {"throughput_rps"}
 ALPHA = 0.05
 BOOTSTRAP_RESAMPLES = 9_999
@@ -33,6 +38,9 @@ def runs_frame(campaign: Campaign) -> pd.DataFrame:
     """One row per run (ok or not), the per-run metrics computed for the usable ones."""
     rows = []
     for run in campaign.runs:
+        if run.concurrent:
+            rows.extend(_concurrent_rows(campaign, run))
+            continue
         meta, points = run.meta, run.points
         row: dict[str, Any] = {
             "campaign": campaign.manifest["campaign_id"],
@@ -51,7 +59,11 @@ def runs_frame(campaign: Campaign) -> pd.DataFrame:
             "service_cpu_s": meta.get("service_cpu_s"),
             "k6_cpu_s": meta.get("k6_cpu_s"),
             "cpu_s_per_request": np.nan,
+            "cpu_us_per_request": np.nan,
             "k6_core_share": np.nan,
+            "service_core_busy": np.nan,
+            "position": np.nan,
+            "busy_us_per_request": np.nan,
         }
         if run.problem is None and points is not None:
             p50, p95, p99 = (points.percentiles_ms.get(q, np.nan) for q in (50, 95, 99))
@@ -69,9 +81,53 @@ def runs_frame(campaign: Campaign) -> pd.DataFrame:
                 if meta.get("service_cpu_s") is not None and points.requests_all_phases
                 else np.nan,
                 "k6_core_share": (meta["k6_cpu_s"] / window) if meta.get("k6_cpu_s") is not None and window else np.nan,
+                "service_core_busy": (meta["service_cpu_s"] / window) if meta.get("service_cpu_s") is not None and window else np.nan,
+            }
+            row["cpu_us_per_request"] = row["cpu_s_per_request"] * 1e6
+        rows.append(row)
+    return pd.DataFrame(rows).sort_values(["order", "position"], kind="stable", na_position="first").reset_index(drop=True)
+
+
+def _concurrent_rows(campaign: Campaign, run: Run) -> list[dict[str, Any]]:
+    """One row per mode of a concurrent round, all over the round's one CPU window."""
+    meta = run.meta
+    window = float(meta["measure_duration_s"]) + float(meta.get("warmup_duration_s") or 0)
+    rows = []
+    for position, mode in enumerate(meta["modes"], start=1):
+        w = (run.windows or {}).get(mode)
+        recorded = (meta.get("per_mode") or {}).get(mode) or {}
+        row: dict[str, Any] = {
+            "campaign": campaign.manifest["campaign_id"],
+            "run": run.name,
+            "mode": mode,
+            "round": int(meta["round"]),
+            "order": int(meta.get("order") or int(run.name.split("_")[0])),
+            "status": "ok" if run.problem is None and w is not None else "left_out",
+            "problem": run.problem,
+            "position": position,
+            "k6_cpu_s": meta.get("k6_cpu_s"),
+            "k6_core_share": (meta["k6_cpu_s"] / window) if meta.get("k6_cpu_s") is not None and window else np.nan,
+            "service_core_busy": meta.get("service_core_busy", np.nan),
+            "busy_us_per_request": recorded.get("busy_us_per_request", np.nan),
+        }
+        if w is None:
+            row |= dict.fromkeys(("requests", "throughput_rps", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms"), np.nan)
+            row |= {"error_rate": np.nan, "service_cpu_s": np.nan, "cpu_s_per_request": np.nan, "cpu_us_per_request": np.nan}
+        else:
+            per_request = w.cpu_s / w.requests if w.requests else np.nan
+            row |= {
+                "requests": w.requests,
+                "throughput_rps": w.throughput_rps,
+                "latency_p50_ms": w.latency_ms.get(50, np.nan),
+                "latency_p95_ms": w.latency_ms.get(95, np.nan),
+                "latency_p99_ms": w.latency_ms.get(99, np.nan),
+                "error_rate": w.error_rate,
+                "service_cpu_s": w.cpu_s,
+                "cpu_s_per_request": per_request,
+                "cpu_us_per_request": per_request * 1e6,
             }
         rows.append(row)
-    return pd.DataFrame(rows).sort_values("order", kind="stable").reset_index(drop=True)
+    return rows
 
 
 def gap_pct(metric: str, baseline: Any, value: Any) -> Any:
@@ -92,6 +148,9 @@ class Comparison:
     p_value: float | None
     n_pairs: int
     significant: bool
+    half_width_pp: float | None = None
+    mde_pct: float | None = None
+    rounds_for_target: int | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -104,6 +163,9 @@ class Comparison:
             "p_value": _round(self.p_value, 6) if self.p_value is not None else None,
             "n_pairs": self.n_pairs,
             "significant": self.significant,
+            "ci_half_width_pp": _round(self.half_width_pp),
+            "mde_80_pct": _round(self.mde_pct),
+            f"rounds_for_{TARGET_HALF_WIDTH_PP:g}pp": self.rounds_for_target,
         }
 
 
@@ -121,29 +183,28 @@ def compare(ok: pd.DataFrame, mode: str, metric: str, baseline: str = BASELINE) 
     """Compare over the rounds where both modes have an ok run: every number here is paired."""
     rounds = by_round(ok, mode, metric, baseline)
     pairs = rounds.dropna()
+    pairs = pairs[(pairs[baseline] > 0) & (pairs[mode] > 0)]
     if pairs.empty:
         return None
     b, m = pairs[baseline].to_numpy(), pairs[mode].to_numpy()
-    ci = gap_ci(metric, b, m, paired=True)
-    p_value: float | None = None
-    if len(pairs) >= 2:
-
-        def mean_difference(x: np.ndarray, y: np.ndarray, axis: int = -1) -> Any:
-            return np.mean(x - y, axis=axis)
-
-        test = stats.permutation_test(
-            (m, b),
-            mean_difference,
-            permutation_type="samples",
-            vectorized=True,
-            n_resamples=BOOTSTRAP_RESAMPLES,
-            alternative="two-sided",
-            rng=np.random.default_rng(SEED),
-        )
-        p_value = float(test.pvalue)
-    significant = bool(p_value is not None and p_value < ALPHA and ci is not None and (ci[0] > 0 or ci[1] < 0))
-    baseline_value, value = float(b.mean()), float(m.mean())
-    return Comparison(mode, metric, baseline_value, value, gap_pct(metric, baseline_value, value), ci, p_value, len(pairs), significant)
+    gap = paired_gap(b, m, higher_is_better=metric in HIGHER_IS_BETTER)
+    if gap is None:
+        return None
+    significant = bool(gap.p_value is not None and gap.p_value < ALPHA and gap.significant)
+    return Comparison(
+        mode,
+        metric,
+        float(b.mean()),
+        float(m.mean()),
+        gap.gap_pct,
+        gap.ci95,
+        gap.p_value,
+        gap.n_pairs,
+        significant,
+        gap.half_width_pp,
+        gap.mde_pct(),
+        pairs_for_half_width(gap.sd_log, TARGET_HALF_WIDTH_PP),
+    )
 
 
 def gap_ci(metric: str, baseline: np.ndarray, mode: np.ndarray, paired: bool = True) -> tuple[float, float] | None:
@@ -178,6 +239,7 @@ def gap_ci(metric: str, baseline: np.ndarray, mode: np.ndarray, paired: bool = T
 
 
 def comparisons(ok: pd.DataFrame, baseline: str = BASELINE) -> list[Comparison]:
+    """Every mode against the baseline on every metric."""
     modes = [mode for mode in ok["mode"].drop_duplicates() if mode != baseline]
     found = (compare(ok, mode, metric, baseline) for mode in modes for metric in METRICS)
     return [c for c in found if c is not None]

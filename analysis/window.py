@@ -34,6 +34,10 @@ _MODE = re.compile(rb'"mode":"([A-Za-z0-9_]+)"')
 _TIME = re.compile(r"^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d(?:\.\d+)?)(Z|[+-]\d\d:\d\d)$")
 
 
+# Latency histogram bins (ms, log-spaced), shared with the report's sequential runs.
+HISTOGRAM_EDGES_MS = [10 ** (-1 + 6 * i / 240) for i in range(241)]
+
+
 class WindowError(Exception):
     """A concurrent round whose files cannot give a window; the message names the file."""
 
@@ -82,6 +86,7 @@ class ModeWindow:
     measured_requests: int
     error_rate: float
     latency_ms: dict[int, float]
+    histogram: list[int] = field(default_factory=list)
 
     @property
     def cpu_us_per_request(self) -> float | None:
@@ -172,9 +177,19 @@ def percentiles(values: array[float]) -> dict[int, float]:
     return {50: cuts[49], 95: cuts[94], 99: cuts[98]}
 
 
+def histogram(values: array[float]) -> list[int]:
+    counts = [0] * (len(HISTOGRAM_EDGES_MS) - 1)
+    last = len(counts) - 1
+    for value in values:
+        i = bisect.bisect_right(HISTOGRAM_EDGES_MS, value) - 1
+        if 0 <= i <= last or value == HISTOGRAM_EDGES_MS[-1]:
+            counts[min(i, last)] += 1
+    return counts
+
+
 def windows(raw: Iterable[Path], samples_path: Path, modes: Iterable[str]) -> dict[str, ModeWindow]:
     """Each mode's CPU, requests and latency over the measured window of one concurrent round."""
-    wanted = list(modes)
+    wanted, raw = list(modes), list(raw)
     points = read_mode_points(raw)
     missing = [m for m in wanted if m not in points or points[m].measured_requests == 0]
     if missing:
@@ -201,5 +216,6 @@ def windows(raw: Iterable[Path], samples_path: Path, modes: Iterable[str]) -> di
             measured_requests=p.measured_requests,
             error_rate=p.failed / p.failed_points if p.failed_points else 0.0,
             latency_ms=percentiles(p.durations_ms),
+            histogram=histogram(p.durations_ms),
         )
     return result

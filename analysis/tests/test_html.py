@@ -39,10 +39,10 @@ def test_report_html_renders_headline_and_plots(tmp_path: Path) -> None:
     out = tmp_path / "report"
     assert main([str(DATA / "small"), "-o", str(out)]) == 0
     page = (out / "report.html").as_uri()
-    headline = json.loads((out / "gap.json").read_text())["comparisons"][0]["mode"]
+    verdict = json.loads((out / "gap.json").read_text())["verdicts"][0]
 
     dom = headless("--dump-dom", page, profile=tmp_path / "p1").stdout
-    assert 'id="headline-1"' in dom and f"{headline} vs native" in dom
+    assert 'id="headline-1"' in dom and verdict.split(" (")[0] in dom
     assert dom.count('src="data:image/png;base64,') == 3
     assert "http://" not in dom.split("<body>")[0] and "<script" not in dom
 

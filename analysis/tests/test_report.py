@@ -5,8 +5,10 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from analysis.load import CampaignError, read_points
 from analysis.report import build, main
@@ -51,12 +53,22 @@ def test_small_campaign_exact_rows_gaps_and_warnings(tmp_path: Path) -> None:
     gap = json.loads((tmp_path / "gap.json").read_text())
     by = {(c["mode"], c["metric"]): c for c in gap["comparisons"]}
     docker = by[("docker", "throughput_rps")]
-    # Paired rounds 1 and 3 only (docker round 2 failed): native 10.5, docker 9.5 req/s.
+    # Paired rounds 1 and 3 only (docker round 2 failed): native 10.5, docker 9.5 req/s on average.
     assert (docker["baseline_value"], docker["value"], docker["n_pairs"]) == (10.5, 9.5, 2)
-    assert docker["gap_pct"] == pytest.approx(100 / 10.5, abs=1e-4)
-    assert docker["ci95"] == pytest.approx([9.0909, 10.0], abs=1e-4)
-    assert docker["p_value"] == 0.5 and docker["significant"] is False
-    assert by[("docker", "latency_p50_ms")]["gap_pct"] == pytest.approx((52.5 - 57.5) / 57.5 * 100, abs=1e-4)
+    # The gap: geometric mean of the per-round ratios; the CI: Student t on their logs (1 df).
+    ok = runs[runs["status"] == "ok"].pivot_table(index="round", columns="mode", values="throughput_rps").dropna(subset=["docker"])
+    logs = np.log(ok["docker"] / ok["native"]).to_numpy()
+    half = stats.t.ppf(0.975, 1) * logs.std(ddof=1) / np.sqrt(2)
+    assert docker["gap_pct"] == pytest.approx((1 - np.exp(logs.mean())) * 100, abs=1e-4)
+    assert docker["gap_pct"] == pytest.approx(9.5466, abs=1e-4)
+    assert docker["ci95"] == pytest.approx(sorted((1 - np.exp(logs.mean() + s * half)) * 100 for s in (1, -1)), abs=1e-4)
+    assert docker["ci95"] == pytest.approx([3.5827, 15.1416], abs=1e-4)
+    assert docker["p_value"] == pytest.approx(stats.ttest_1samp(logs, 0).pvalue, abs=1e-6)
+    assert docker["significant"] is True and docker["ci_half_width_pp"] == pytest.approx((15.1416 - 3.5827) / 2, abs=1e-4)
+    latency = runs[runs["status"] == "ok"].pivot_table(index="round", columns="mode", values="latency_p50_ms")
+    ok_latency = latency.dropna(subset=["docker"])
+    expected = (np.exp(np.log(ok_latency["docker"] / ok_latency["native"]).mean()) - 1) * 100
+    assert by[("docker", "latency_p50_ms")]["gap_pct"] == pytest.approx(expected, abs=1e-4)
     assert gap["noise_floor_pct"] == 0.0
     assert docker["exceeds_noise_floor"] is True
     warnings = "\n".join(gap["warnings"])
