@@ -37,8 +37,8 @@ lint: $(VENV)/.installed
 	$(BIN)/ansible-lint --offline
 	$(PLAYBOOK) --syntax-check bench.yml
 
-unit: $(VENV)/.installed ## The fast tests only (service against nx-27017, report)
-	$(BIN)/pytest service/tests analysis/tests
+unit: $(VENV)/.installed ## The fast tests only (service against nx-27017, report, the run plugin, the CI method)
+	$(BIN)/pytest service/tests analysis/tests tests/unit
 
 molecule: $(VENV)/.installed
 	$(BIN)/molecule test

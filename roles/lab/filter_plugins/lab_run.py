@@ -2,8 +2,9 @@
 
 - lab_round_order: the positions of the modes in one concurrent round (a seeded base order,
   rotated one place per round: over n rounds every mode holds every position once).
-- lab_k6_concurrent_argv: the k6 command line of one load generator for one concurrent round.
-- lab_concurrent_record: run.json of a concurrent round from what was fetched and observed.
+- lab_targets / lab_k6_argv: the k6 command line of one load generator for one run or round.
+- lab_sequential_record / lab_concurrent_record: run.json from what was fetched and observed,
+  the status and the error sentence included.
 - lab_precision: the stopping rule's view of a campaign: each primary comparison's CI
   half-width so far (widths only: the estimate is never looked at).
 
@@ -46,20 +47,22 @@ def lab_round_order(modes: list[str], seed: Any, round_number: Any) -> list[str]
     return base[shift:] + base[:shift]
 
 
-def lab_k6_concurrent_argv(
-    order: list[str],
-    urls: dict[str, str],
-    profile: dict[str, Any],
-    scratch: str,
-    tags: dict[str, str],
-    k6: dict[str, Any],
-) -> list[str]:
-    """One load generator's command: the start barrier, GNU time, taskset, then k6 with a scenario pair per mode.
+def lab_targets(order: list[str], urls: dict[str, str]) -> list[dict[str, Any]]:
+    """The k6 targets of a concurrent round: every mode in position order."""
+    return [{"mode": mode, "url": urls[mode]} for mode in order]
 
-    k6: {bin, script, start_at, cpuset, time_format, start_barrier, segment: [i, n]}.
+
+def lab_k6_argv(targets: list[dict[str, Any]], profile: dict[str, Any], scratch: str, tags: dict[str, str], k6: dict[str, Any]) -> list[str]:
+    """One load generator's command: the start barrier, GNU time, taskset, then k6 with a scenario pair per target.
+
+    targets: [{mode, url}] (mode None: a sequential run, one target untagged by the script).
+    tags: --tag pairs in order. k6: {bin, script, start_barrier, start_at, cpuset, time_format,
+    segment: [i, n]}.
     """
+    if not targets:
+        raise AnsibleFilterError("lab_k6_argv: no target to load")
     config = {
-        "targets": [{"mode": mode, "url": urls[mode]} for mode in order],
+        "targets": targets,
         "executor": profile["executor"],
         "vus": int(profile["vus"]),
         "rate": int(profile.get("rate") or 0),
@@ -104,7 +107,18 @@ def _json_file(path: Path) -> tuple[dict[str, Any] | None, str | None]:
     return (data, None) if isinstance(data, dict) else (None, f"{path.name} is not a JSON object")
 
 
-def _segment(run_dir: Path, suffix: str, job: dict[str, Any], loadgen: str, label: str) -> tuple[dict[str, Any], list[str]]:
+def _measured_failures(summary: dict[str, Any] | None) -> tuple[int | None, int | None]:
+    """Failed and total measured requests, from k6's summary (the http_req_failed{phase:measure} submetric)."""
+    for name, metric in ((summary or {}).get("metrics") or {}).items():
+        if name.startswith("http_req_failed{phase:measure}"):
+            values = metric.get("values") or {}
+            passes, fails = int(values.get("passes") or 0), int(values.get("fails") or 0)
+            return passes, passes + fails
+    return None, None
+
+
+def _segment(run_dir: Path, suffix: str, job: dict[str, Any], loadgen: str, label: str, offset_s: float = 0.0) -> tuple[dict[str, Any], list[str]]:
+    """One load generator's k6: its exit, CPU, memory, start, and its own count of measured requests."""
     problems = []
     usage, why = _json_file(run_dir / f"time{suffix}.json")
     if why:
@@ -112,15 +126,100 @@ def _segment(run_dir: Path, suffix: str, job: dict[str, Any], loadgen: str, labe
     started, why = _json_file(run_dir / f"started{suffix}.json")
     if why:
         problems.append(why)
+    summary, why = _json_file(run_dir / f"summary{suffix}.json")
+    if why:
+        problems.append(why)
+    failed, measured = _measured_failures(summary)
     cpu = None if usage is None else round(float(usage.get("user_s", 0)) + float(usage.get("sys_s", 0)), 3)
+    epoch = None if started is None else started.get("epoch")
     return {
         "loadgen": loadgen,
         "segment": label,
         "k6_exit": int(job.get("rc", -1)),
         "k6_cpu_s": cpu,
         "k6_max_rss_kb": None if usage is None else usage.get("max_rss_kb"),
-        "started_epoch": None if started is None else started.get("epoch"),
+        "failed_requests": failed,
+        "measured_requests": measured,
+        # This host's clock at exec, and the same moment on the control node's clock.
+        "started_epoch": epoch,
+        "started_epoch_control": None if epoch is None else round(float(epoch) - offset_s, 6),
+        "clock_offset_applied_s": offset_s,
     }, problems
+
+
+def _segments(folder: Path, run: dict[str, Any], jobs: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[str]]:
+    segments, errors = [], []
+    offsets = run.get("clock_offsets") or {}
+    for i, (loadgen, suffix, job) in enumerate(zip(run["loadgens"], run["suffixes"], jobs, strict=True)):
+        label = f"{i + 1}/{len(run['loadgens'])}"
+        segment, problems = _segment(folder, suffix, job, loadgen, label, float(offsets.get(loadgen) or 0.0))
+        segments.append(segment)
+        if segment["k6_exit"] != 0:
+            stderr = " ".join(str(job.get("stderr") or job.get("msg") or "").split())[:300]
+            why = f" (thresholds crossed: error rate above {run.get('max_error_rate', 0.01)})" if segment["k6_exit"] == 99 else ""
+            errors.append(f"k6 exited {segment['k6_exit']}{why}: {stderr}")
+        elif problems:
+            errors.append(f"k6 on {loadgen}: " + ", ".join(problems))
+    return segments, errors
+
+
+def _skew(segments: list[dict[str, Any]]) -> float | None:
+    starts = [float(s["started_epoch_control"]) for s in segments if s["started_epoch_control"] is not None]
+    return round(max(starts) - min(starts), 6) if starts and len(starts) == len(segments) else None
+
+
+def lab_sequential_record(run_dir: str, run: dict[str, Any], observed: dict[str, Any]) -> dict[str, Any]:
+    """run.json of one sequential run (one mode, one k6 per load generator).
+
+    run: campaign, target, profile, mode, round, order, started_at, finished_at,
+    warmup_duration_s, measure_duration_s, loadgens, suffixes, clock_offsets, loadgen_cpuset,
+    max_error_rate. observed: k6_jobs (async_status results), primer (uri result),
+    expected_sha256, health_before, health_after (uri results), cpu_before, cpu_after
+    (cpu_seconds.py command results).
+    """
+    folder = Path(run_dir)
+    segments, k6_errors = _segments(folder, run, observed["k6_jobs"])
+    primer = observed["primer"]
+    payload_ok = primer.get("status") == 200 and lab_sha256(primer.get("content") or "") == observed["expected_sha256"]
+    healthy_after = observed["health_after"].get("status") == 200
+    errors = [] if payload_ok else [f"primer: status {primer.get('status')} or payload differs from verify"]
+    errors += k6_errors
+    if not healthy_after:
+        errors.append(f"service unhealthy after the run (status {observed['health_after'].get('status')})")
+    counted = [s for s in segments if s["measured_requests"] is not None]
+    measured = sum(s["measured_requests"] for s in counted)
+    cpu_before, cpu_after = observed["cpu_before"], observed["cpu_after"]
+    cpu_ok = cpu_before.get("rc") == 0 and cpu_after.get("rc") == 0
+    cpus = [s["k6_cpu_s"] for s in segments if s["k6_cpu_s"] is not None]
+    rss = [int(s["k6_max_rss_kb"]) for s in segments if s["k6_max_rss_kb"] is not None]
+    return {
+        "campaign": run["campaign"],
+        "target": run["target"],
+        "mode": run["mode"],
+        "round": int(run["round"]),
+        "order": int(run["order"]),
+        "profile": run["profile"],
+        "status": "failed" if errors else "ok",
+        "error": "; ".join(errors) or None,
+        "started_at": run["started_at"],
+        "finished_at": run["finished_at"],
+        "warmup_duration_s": int(run["warmup_duration_s"]),
+        "measure_duration_s": int(run["measure_duration_s"]),
+        "k6_argv": (observed["k6_jobs"][0].get("cmd") if observed["k6_jobs"] else None) or [],
+        "k6_exit": next((s["k6_exit"] for s in segments if s["k6_exit"] != 0), 0),
+        "service_cpu_s": round(float(cpu_after["stdout"]) - float(cpu_before["stdout"]), 3) if cpu_ok else None,
+        "cpu_window": "warmup+measure",
+        "error_rate": sum(s["failed_requests"] for s in counted) / measured if measured else None,
+        "recovered": observed["health_before"].get("status") != 200,
+        # The busiest load generator (each runs on its own lab_cpuset_loadgen).
+        "k6_cpu_s": max(cpus) if cpus else None,
+        "k6_max_rss_kb": max(rss) if rss else None,
+        "loadgen": ",".join(run["loadgens"]),
+        "loadgen_cpuset": run.get("loadgen_cpuset"),
+        # One entry per k6 instance (execution segment); the report merges their points.
+        "segments": segments,
+        "start_skew_s": _skew(segments),
+    }
 
 
 def lab_concurrent_record(run_dir: str, run: dict[str, Any], observed: dict[str, Any]) -> dict[str, Any]:
@@ -137,17 +236,7 @@ def lab_concurrent_record(run_dir: str, run: dict[str, Any], observed: dict[str,
     before = {r["item"][0]: r for r in observed["primer"] if r["item"][1] == "stats"}
     records = {r["item"][0]: r for r in observed["primer"] if r["item"][1] == "records"}
     after = {r["item"]: r for r in observed["after"]}
-    errors: list[str] = []
-    segments = []
-    for i, (loadgen, suffix, job) in enumerate(zip(run["loadgens"], run["suffixes"], observed["k6_jobs"], strict=True)):
-        segment, problems = _segment(folder, suffix, job, loadgen, f"{i + 1}/{len(run['loadgens'])}")
-        segments.append(segment)
-        if segment["k6_exit"] != 0:
-            stderr = str(job.get("stderr") or job.get("msg") or "").strip()[:300]
-            why = " (thresholds crossed: error rate above the profile's max_error_rate)" if segment["k6_exit"] == 99 else ""
-            errors.append(f"k6 on {loadgen} exited {segment['k6_exit']}{why}: {stderr}")
-        elif problems:
-            errors.append(f"k6 on {loadgen}: " + ", ".join(problems))
+    segments, errors = _segments(folder, run, observed["k6_jobs"])
     for mode in modes:
         primer = records.get(mode, {})
         if primer.get("status") != 200 or lab_sha256(primer.get("content", "")) != observed["expected_sha256"].get(mode):
@@ -169,7 +258,6 @@ def lab_concurrent_record(run_dir: str, run: dict[str, Any], observed: dict[str,
                 stats = (before.get(mode, {}).get("json") or {}, after.get(mode, {}).get("json") or {})
                 per_mode[mode] = {"position": position} | found[mode].as_json() | _injected(*stats)
     cpus = [s["k6_cpu_s"] for s in segments if s["k6_cpu_s"] is not None]
-    starts = [float(s["started_epoch"]) for s in segments if s["started_epoch"] is not None]
     return {
         "campaign": run["campaign"],
         "target": run["target"],
@@ -192,7 +280,7 @@ def lab_concurrent_record(run_dir: str, run: dict[str, Any], observed: dict[str,
         "service_core_busy": busy,
         "per_mode": per_mode,
         "segments": segments,
-        "start_skew_s": round(max(starts) - min(starts), 6) if len(starts) == len(segments) and starts else None,
+        "start_skew_s": _skew(segments),
     }
 
 
@@ -236,7 +324,9 @@ class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {
             "lab_round_order": lab_round_order,
-            "lab_k6_concurrent_argv": lab_k6_concurrent_argv,
+            "lab_targets": lab_targets,
+            "lab_k6_argv": lab_k6_argv,
+            "lab_sequential_record": lab_sequential_record,
             "lab_concurrent_record": lab_concurrent_record,
             "lab_precision": lab_precision,
             "lab_sha256": lab_sha256,

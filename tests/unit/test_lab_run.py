@@ -1,0 +1,254 @@
+"""The lab role's run logic (filter_plugins/lab_run.py) and the concurrent window reader, in seconds."""
+
+import gzip
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from analysis.precision import paired_gap
+from analysis.window import WindowError, epoch, windows
+from lab_run import (
+    AnsibleFilterError,
+    lab_concurrent_record,
+    lab_k6_argv,
+    lab_sequential_record,
+    lab_targets,
+    lab_precision,
+    lab_round_order,
+    lab_sha256,
+)
+
+T0 = 1_800_000_000.0  # 2027-01-15T08:00:00Z
+
+
+def stamp(t: float) -> str:
+    whole = int(t)
+    seconds = whole % 60
+    minute = (whole // 60) % 60
+    hour = (whole // 3600) % 24
+    return f"2027-01-15T{hour:02d}:{minute:02d}:{seconds:02d}.{round((t - whole) * 1e9):09d}Z"
+
+
+def k6_lines(mode: str, times: list[float], phase: str, duration_ms: float = 5.0) -> list[str]:
+    tags = {"mode": mode, "phase": phase, "status": "200"}
+    lines = []
+    for t in times:
+        for metric, value in (("http_reqs", 1), ("http_req_duration", duration_ms), ("http_req_failed", 0)):
+            point = {"metric": metric, "type": "Point", "data": {"time": stamp(t), "value": value, "tags": tags}}
+            lines.append(json.dumps(point, separators=(",", ":")))
+    return lines
+
+
+def write_round(folder: Path, per_mode: dict[str, tuple[int, float]], samples: int = 11) -> None:
+    """A concurrent round: each mode serves `rate` requests/s (warm-up 0-2 s, measured 2-12 s) at `cpu_us` each."""
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = ['{"type":"Metric","data":{"name":"http_reqs"},"metric":"http_reqs"}']
+    for mode, (rate, _) in per_mode.items():
+        warm = [T0 + i / rate for i in range(2 * rate)]
+        measured = [T0 + 2 + i / rate for i in range(10 * rate)]
+        lines += k6_lines(mode, warm, "warmup") + k6_lines(mode, measured, "measure")
+    (folder / "k6.json.gz").write_bytes(gzip.compress(("\n".join(lines) + "\n").encode()))
+    with (folder / "cpu.jsonl").open("w") as handle:
+        for i in range(samples + 4):
+            t = T0 + 1.5 + i  # 1.5 s, 2.5 s, ... samples; cpu grows with the requests served
+            cpu = {mode: round(max(0.0, t - T0) * rate * us * 1000) for mode, (rate, us) in per_mode.items()}
+            handle.write(json.dumps({"t": t, "cpu_ns": cpu}) + "\n")
+    summary = {"metrics": {"http_req_failed{phase:measure}": {"values": {"passes": 0, "fails": 10 * sum(r for r, _ in per_mode.values())}}}}
+    for name, content in (("time.json", {"user_s": 1.0, "sys_s": 0.5, "max_rss_kb": 5000}), ("started.json", {"epoch": T0}), ("summary.json", summary)):
+        (folder / name).write_text(json.dumps(content))
+
+
+def test_each_mode_holds_each_position_once_over_n_rounds() -> None:
+    modes = ["native", "docker", "docker_host"]
+    orders = [lab_round_order(modes, 1, r) for r in range(1, 4)]
+    for position in range(3):
+        assert sorted(order[position] for order in orders) == sorted(modes)
+    assert orders == [lab_round_order(modes, 1, r) for r in range(1, 4)]
+    assert lab_round_order(modes, 1, 4) == orders[0]
+    with pytest.raises(AnsibleFilterError, match="no modes"):
+        lab_round_order([], 1, 1)
+
+
+def test_the_k6_command_carries_the_targets_in_position_order_and_segments() -> None:
+    profile = {"executor": "constant-vus", "vus": 8, "warmup_s": 3, "measure_s": 10}
+    k6 = {"bin": "k6", "script": "/l/lab.js", "start_barrier": "/l/start_at.py", "start_at": 12.5, "cpuset": "0", "time_format": "%U"}
+    urls = {"native": "http://127.0.0.1:8101/records", "docker": "http://127.0.0.1:8201/records"}
+    argv = lab_k6_argv(lab_targets(["docker", "native"], urls), profile, "/s", {"round": "2"}, k6 | {"segment": [0, 1]})
+    assert argv[:4] == ["/usr/bin/python3", "/l/start_at.py", "12.500000", "/s/started.json"]
+    assert "--execution-segment" not in argv and ["--tag", "round=2"] == argv[argv.index("--tag") : argv.index("--tag") + 2]
+    config = json.loads(argv[-2].removeprefix("LAB_K6_CONFIG="))
+    assert [t["mode"] for t in config["targets"]] == ["docker", "native"] and config["vus"] == 8
+    assert argv[-1] == "/l/lab.js" and "json=/s/k6.json.gz" in argv
+    two = lab_k6_argv([{"mode": None, "url": urls["native"]}], profile, "/s", {}, k6 | {"segment": [1, 2]})
+    assert two[two.index("--execution-segment") + 1] == "1/2:2/2" and "0/2,1/2,2/2" in two
+
+
+@pytest.mark.parametrize("text", ["2027-01-15T08:00:00.250000000Z", "2027-01-15T09:00:00.25+01:00", "2027-01-15T07:30:00.25-00:30"])
+def test_k6_times_in_any_zone_are_one_epoch(text: str) -> None:
+    assert epoch(text) == pytest.approx(T0 + 0.25)
+
+
+def test_a_window_counts_cpu_and_requests_between_the_same_two_samples(tmp_path: Path) -> None:
+    write_round(tmp_path, {"native": (200, 400.0), "docker": (150, 500.0)})
+    found = windows([tmp_path / "k6.json.gz"], tmp_path / "cpu.jsonl", ["native", "docker"])
+    native, docker = found["native"], found["docker"]
+    # Samples at 2.5 s .. 11.5 s lie inside the measured phase (2-12 s): a 9 s window.
+    assert native.window_s == pytest.approx(9.0) and docker.window_s == pytest.approx(9.0)
+    assert native.requests == 9 * 200 and docker.requests == 9 * 150
+    assert native.cpu_us_per_request == pytest.approx(400.0, rel=1e-6)
+    assert docker.cpu_us_per_request == pytest.approx(500.0, rel=1e-6)
+    assert native.measured_requests == 2000 and native.latency_ms[50] == pytest.approx(5.0)
+    assert native.throughput_rps == pytest.approx(200.0)
+
+
+def test_a_window_needs_every_mode_and_two_samples_inside(tmp_path: Path) -> None:
+    write_round(tmp_path, {"native": (100, 400.0)})
+    with pytest.raises(WindowError, match="no measured requests of docker"):
+        windows([tmp_path / "k6.json.gz"], tmp_path / "cpu.jsonl", ["native", "docker"])
+    write_round(tmp_path, {"native": (100, 400.0)}, samples=-3)
+    with pytest.raises(WindowError, match="CPU sample"):
+        windows([tmp_path / "k6.json.gz"], tmp_path / "cpu.jsonl", ["native"])
+
+
+def test_a_sampler_line_cut_short_at_the_end_is_ignored_but_not_elsewhere(tmp_path: Path) -> None:
+    write_round(tmp_path, {"native": (100, 400.0)})
+    samples = tmp_path / "cpu.jsonl"
+    samples.write_text(samples.read_text() + '{"t": 18000')
+    assert windows([tmp_path / "k6.json.gz"], samples, ["native"])["native"].requests == 900
+    lines = samples.read_text().splitlines()
+    samples.write_text("\n".join(lines[:3] + ["garbage"] + lines[3:]))
+    with pytest.raises(WindowError, match=r"cpu.jsonl:4: not a CPU sample"):
+        windows([tmp_path / "k6.json.gz"], samples, ["native"])
+
+
+def observed_for(modes: list[str], rc: int = 0, payload: str = "[]", stats: dict[str, Any] | None = None) -> dict[str, Any]:
+    stats = stats or {}
+    primer = [{"item": [m, "records"], "status": 200, "content": payload} for m in modes]
+    primer += [{"item": [m, "stats"], "status": 200, "json": stats.get(m, ({}, {}))[0]} for m in modes]
+    return {
+        "k6_jobs": [{"rc": rc, "stderr": "thresholds on metrics 'http_req_failed' have been crossed" if rc else "", "cmd": ["k6"]}],
+        "primer": primer,
+        "after": [{"item": m, "status": 200, "json": stats.get(m, ({}, {}))[1]} for m in modes],
+        "expected_sha256": {m: lab_sha256("[]") for m in modes},
+        "recovered": [],
+    }
+
+
+RUN = {
+    "campaign": "c",
+    "target": "localhost",
+    "profile": "capacity",
+    "round": 3,
+    "order": 7,
+    "started_at": "a",
+    "finished_at": "b",
+    "warmup_duration_s": 2,
+    "measure_duration_s": 10,
+    "loadgens": ["localhost"],
+    "suffixes": [""],
+}
+
+
+def test_a_round_record_has_every_modes_window_and_the_cores_busy_share(tmp_path: Path) -> None:
+    write_round(tmp_path, {"native": (1000, 450.0), "native_cost3": (1000, 460.0)})
+    stats = {"native_cost3": ({"busy_loops": 950, "busy_sampled_calls": 10, "busy_sampled_ns": 130_000}, {"busy_loops": 950, "busy_sampled_calls": 30, "busy_sampled_ns": 390_000})}
+    record = lab_concurrent_record(str(tmp_path), RUN | {"modes": ["native_cost3", "native"]}, observed_for(["native", "native_cost3"], stats=stats))
+    assert record["status"] == "ok" and record["error"] is None and record["design"] == "concurrent"
+    assert record["modes"] == ["native_cost3", "native"] and record["per_mode"]["native_cost3"]["position"] == 1
+    assert record["per_mode"]["native"]["cpu_us_per_request"] == pytest.approx(450.0)
+    assert record["per_mode"]["native_cost3"]["busy_us_per_request"] == pytest.approx(13.0)
+    assert "busy_us_per_request" not in record["per_mode"]["native"]
+    assert record["service_core_busy"] == pytest.approx(1000 * (450 + 460) / 1e6, rel=1e-4)
+    assert record["k6_cpu_s"] == 1.5 and record["segments"][0]["started_epoch"] == T0
+
+
+@pytest.mark.parametrize(
+    ("breakage", "message"),
+    [
+        ("k6 exit 99", "k6 exited 99 (thresholds crossed: error rate above 0.01)"),
+        ("payload", "primer of native: status 200 or payload differs from verify"),
+        ("no samples", "cpu.jsonl: cannot read the CPU samples"),
+        ("truncated time.json", "k6 on localhost: time.json unreadable"),
+        ("unhealthy", "native unhealthy after the round (status 503)"),
+    ],
+)
+def test_a_round_that_cannot_be_trusted_fails_saying_why(tmp_path: Path, breakage: str, message: str) -> None:
+    write_round(tmp_path, {"native": (100, 400.0), "docker": (100, 400.0)})
+    observed = observed_for(["native", "docker"], rc=99 if breakage == "k6 exit 99" else 0)
+    if breakage == "payload":
+        observed["primer"][0]["content"] = "[{}]"
+    elif breakage == "no samples":
+        (tmp_path / "cpu.jsonl").unlink()
+    elif breakage == "truncated time.json":
+        (tmp_path / "time.json").write_text('{"user_s": 1.0, "sys')
+    elif breakage == "unhealthy":
+        observed["after"][0]["status"] = 503
+    record = lab_concurrent_record(str(tmp_path), RUN | {"modes": ["native", "docker"]}, observed)
+    assert record["status"] == "failed" and message in record["error"]
+
+
+def write_meta(folder: Path, name: str, meta: dict[str, Any]) -> None:
+    (folder / "runs" / name).mkdir(parents=True)
+    (folder / "runs" / name / "run.json").write_text(json.dumps(meta))
+
+
+def test_the_stopping_rule_sees_each_comparisons_width_and_only_ok_concurrent_rounds(tmp_path: Path) -> None:
+    values = [(400.0, 404.0), (410.0, 412.0), (395.0, 401.0), (420.0, 423.0)]
+    for r, (native, docker) in enumerate(values, start=1):
+        per_mode = {"native": {"cpu_us_per_request": native}, "docker": {"cpu_us_per_request": docker}}
+        write_meta(tmp_path, f"{r:03d}_concurrent_r{r}", {"design": "concurrent", "status": "ok", "round": r, "per_mode": per_mode})
+    write_meta(tmp_path, "005_concurrent_r5", {"design": "concurrent", "status": "failed", "round": 5, "per_mode": {}})
+    write_meta(tmp_path, "006_native_r1", {"mode": "native", "status": "ok", "round": 1})
+    expected = paired_gap([n for n, _ in values], [d for _, d in values])
+    assert expected is not None and expected.half_width_pp is not None
+    loose = lab_precision(str(tmp_path), "native", "cpu_us_per_request", False, expected.half_width_pp + 0.01)
+    assert loose["rounds_ok"] == 4 and loose["modes"]["docker"]["pairs"] == 4
+    assert loose["modes"]["docker"]["half_width_pp"] == pytest.approx(expected.half_width_pp)
+    assert loose["reached"] is True
+    assert lab_precision(str(tmp_path), "native", "cpu_us_per_request", False, expected.half_width_pp - 0.01)["reached"] is False
+    assert lab_precision(str(tmp_path), "native", "cpu_us_per_request", False, 0)["reached"] is False
+
+
+def sequential_observed(**changes: Any) -> dict[str, Any]:
+    observed = {
+        "k6_jobs": [{"rc": 0, "stderr": "", "cmd": ["k6", "run"]}],
+        "primer": {"status": 200, "content": "[]"},
+        "expected_sha256": lab_sha256("[]"),
+        "health_before": {"status": 200},
+        "health_after": {"status": 200},
+        "cpu_before": {"rc": 0, "stdout": "10.000"},
+        "cpu_after": {"rc": 0, "stdout": "12.500"},
+    }
+    return observed | changes
+
+
+def test_a_sequential_record_keeps_the_contract_of_run_json(tmp_path: Path) -> None:
+    write_round(tmp_path, {"native": (100, 400.0)})
+    record = lab_sequential_record(str(tmp_path), RUN | {"mode": "native", "loadgen_cpuset": "0"}, sequential_observed())
+    assert record["status"] == "ok" and record["error"] is None and record["mode"] == "native"
+    assert record["service_cpu_s"] == pytest.approx(2.5) and record["k6_cpu_s"] == 1.5 and record["k6_max_rss_kb"] == 5000
+    assert record["error_rate"] == 0.0 and record["segments"][0]["measured_requests"] == 1000
+    assert record["recovered"] is False and record["loadgen"] == "localhost" and record["start_skew_s"] == 0.0
+    assert record["cpu_window"] == "warmup+measure" and record["k6_argv"] == ["k6", "run"]
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"primer": {"status": 503, "content": ""}}, "primer: status 503 or payload differs from verify"),
+        ({"k6_jobs": [{"rc": 107, "stderr": "ReferenceError"}]}, "k6 exited 107: ReferenceError"),
+        ({"health_after": {"status": 0}}, "service unhealthy after the run (status 0)"),
+    ],
+)
+def test_a_sequential_run_that_cannot_be_trusted_fails_saying_why(tmp_path: Path, changes: dict[str, Any], message: str) -> None:
+    write_round(tmp_path, {"native": (100, 400.0)})
+    record = lab_sequential_record(str(tmp_path), RUN | {"mode": "native"}, sequential_observed(**changes))
+    assert record["status"] == "failed" and message in record["error"]
+
+
+def test_cpu_not_measured_is_recorded_as_none_not_zero(tmp_path: Path) -> None:
+    write_round(tmp_path, {"native": (100, 400.0)})
+    record = lab_sequential_record(str(tmp_path), RUN | {"mode": "native"}, sequential_observed(cpu_after={"rc": 1, "stdout": ""}))
+    assert record["service_cpu_s"] is None and record["status"] == "ok"
