@@ -10,21 +10,18 @@ the between-host spread (standard deviation, min, max of the host gaps).
 
 import json
 import math
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 from scipy import stats
 
-from analysis.stats import BASELINE, _round
-
-if TYPE_CHECKING:
-    from analysis.report import Report
+from analysis.model import Report
+from analysis.stats import BASELINE, rounded
 
 HOST_COLUMNS = ["target", "mode", "metric", "baseline_value", "value", "gap_pct", "ci95", "p_value", "n_pairs", "significant"]
 
 
-def host_table(reports: dict[str, "Report"]) -> pd.DataFrame:
+def host_table(reports: dict[str, Report]) -> pd.DataFrame:
     """One row per target, mode and metric: that host's comparison with the baseline."""
     rows = [{"target": target} | c.as_json() for target, report in reports.items() for c in report.comparisons]
     return pd.DataFrame(rows, columns=HOST_COLUMNS)
@@ -53,11 +50,11 @@ def pool(table: pd.DataFrame) -> list[dict[str, Any]]:
                 "mode": str(mode),
                 "metric": str(metric),
                 "hosts": int(gaps.size),
-                "gap_pct": _round(mean),
-                "ci95": [_round(ci[0]), _round(ci[1])] if ci else None,
-                "between_host_sd_pct": _round(sd),
-                "gap_min_pct": _round(float(gaps.min())),
-                "gap_max_pct": _round(float(gaps.max())),
+                "gap_pct": rounded(mean),
+                "ci95": [rounded(ci[0]), rounded(ci[1])] if ci else None,
+                "between_host_sd_pct": rounded(sd),
+                "gap_min_pct": rounded(float(gaps.min())),
+                "gap_max_pct": rounded(float(gaps.max())),
             }
         )
     return found
@@ -74,11 +71,11 @@ def headline(p: dict[str, Any], baseline: str = BASELINE) -> str:
     )
 
 
-def summary(reports: dict[str, "Report"]) -> dict[str, Any]:
+def summary(reports: dict[str, Report]) -> dict[str, Any]:
     table = host_table(reports)
     pooled = pool(table)
     first = next(iter(reports.values()), None)
-    return {
+    data = {
         "campaign": first.campaign_id if first else None,
         "baseline": first.baseline if first else BASELINE,
         "primary_metric": first.primary_metric if first else "throughput_rps",
@@ -96,11 +93,19 @@ def summary(reports: dict[str, "Report"]) -> dict[str, Any]:
         },
         "per_host": json.loads(table.to_json(orient="records")),
         "pooled": pooled,
+        "columns": HOST_COLUMNS,
     }
+    data["headlines"] = headlines(data)
+    return data
 
 
 def markdown(data: dict[str, Any]) -> str:
-    lines = [f"# Fleet report: campaign {data['campaign']}", "", f"Targets: {', '.join(data['targets'])}. Baseline: {data['baseline']}.", ""]
+    lines = [
+        f"# Fleet report: campaign {data['campaign']}",
+        "",
+        f"Targets: {', '.join(data['targets'])}. Baseline: {data['baseline']}.",
+        "",
+    ]
     lines += [f"## Pooled across hosts ({data['primary_metric']})", ""]
     lines += [f"- {line}" for line in headlines(data)] or ["- no comparison"]
     lines += ["", "## Gap per host", "", "| target | mode | metric | gap % | 95% CI | p | pairs |", "|---|---|---|---|---|---|---|"]
@@ -124,22 +129,7 @@ def headlines(data: dict[str, Any]) -> list[str]:
     return [headline(p, data["baseline"]) for p in data["pooled"] if p["metric"] == data["primary_metric"]]
 
 
-def all_runs(reports: dict[str, "Report"]) -> pd.DataFrame:
+def all_runs(reports: dict[str, Report]) -> pd.DataFrame:
     frames = [report.runs.assign(target=target) for target, report in reports.items()]
     runs = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     return runs[["target", *[c for c in runs.columns if c != "target"]]]
-
-
-def write(reports: dict[str, "Report"], out: Path) -> dict[str, Any]:
-    """fleet.json, fleet.md, runs.csv (every target's runs) and report.html into `out`."""
-    from analysis import render
-
-    data = summary(reports)
-    out.mkdir(parents=True, exist_ok=True, mode=0o750)
-    (out / "fleet.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    (out / "fleet.md").write_text(markdown(data), encoding="utf-8")
-    all_runs(reports).to_csv(out / "runs.csv", index=False, float_format="%.6g")
-    (out / "report.html").write_text(render.fleet_html(data), encoding="utf-8")
-    for name in ("fleet.json", "fleet.md", "runs.csv", "report.html"):
-        (out / name).chmod(0o640)
-    return data

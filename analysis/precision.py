@@ -95,9 +95,7 @@ def pairs_for_half_width(sd_log: float | None, target_pp: float, limit: int = 10
     return n
 
 
-def coverage(
-    true_gap_pct: float, sd_log: float, n: int, trials: int, method: str, seed: int = 1, bootstrap_resamples: int = 999
-) -> float:
+def coverage(true_gap_pct: float, sd_log: float, n: int, trials: int, method: str, seed: int = 1, bootstrap_resamples: int = 999) -> float:
     """Share of `trials` synthetic campaigns (n log-normal paired ratios) whose CI holds the truth.
 
     method: "t" (this module's interval) or "percentile" (a percentile bootstrap of the mean

@@ -2,7 +2,7 @@
 
 import base64
 import io
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import matplotlib
 
@@ -13,9 +13,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from analysis.load import HISTOGRAM_EDGES_MS  # noqa: E402
-
-if TYPE_CHECKING:
-    from analysis.report import Report
+from analysis.model import Report  # noqa: E402
 
 MANIFEST_FACTS = (
     ("campaign_id", "campaign"),
@@ -27,7 +25,7 @@ MANIFEST_FACTS = (
 )
 
 
-def gap_table(report: "Report") -> pd.DataFrame:
+def gap_table(report: Report) -> pd.DataFrame:
     rows = [c.as_json() for c in report.comparisons]
     if not rows:
         return pd.DataFrame(columns=["mode", "metric", "baseline_value", "value", "gap_pct", "ci95", "p_value", "n_pairs", "significant"])
@@ -36,7 +34,7 @@ def gap_table(report: "Report") -> pd.DataFrame:
     return frame
 
 
-def mode_table(report: "Report") -> pd.DataFrame:
+def mode_table(report: Report) -> pd.DataFrame:
     ok = report.runs[report.runs["status"] == "ok"]
     metrics = ["throughput_rps", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "error_rate", "cpu_us_per_request"]
     grouped = ok.groupby("mode")[metrics]
@@ -49,7 +47,7 @@ def mode_table(report: "Report") -> pd.DataFrame:
     return table
 
 
-def facts(report: "Report") -> list[tuple[str, str]]:
+def facts(report: Report) -> list[tuple[str, str]]:
     manifest = report.campaign.manifest
     found = [(label, str(manifest.get(key))) for key, label in MANIFEST_FACTS if key in manifest]
     profile = manifest.get("profile", {})
@@ -92,7 +90,7 @@ def facts(report: "Report") -> list[tuple[str, str]]:
     return found
 
 
-def markdown(report: "Report") -> str:
+def markdown(report: Report) -> str:
     lines = [f"# Campaign {report.campaign_id}", "", "## Verdict", ""]
     lines += [f"- {h}" for h in report.headlines()] or ["- no mode to compare with the baseline"]
     if report.floor:
@@ -126,7 +124,7 @@ def _png(fig: Figure) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
-def plots(report: "Report") -> list[tuple[str, str]]:
+def plots(report: Report) -> list[tuple[str, str]]:
     ok = report.runs[report.runs["status"] == "ok"]
     figures = []
     fig, ax = plt.subplots(figsize=(7, 3.2))
@@ -161,7 +159,7 @@ def plots(report: "Report") -> list[tuple[str, str]]:
     return figures
 
 
-def html(report: "Report") -> str:
+def html(report: Report) -> str:
     env = Environment(loader=PackageLoader("analysis", "templates"), autoescape=select_autoescape(["html"]))
     return env.get_template("report.html.j2").render(
         report=report,
@@ -190,17 +188,15 @@ def fleet_plot(data: dict[str, Any]) -> str:
 
 
 def fleet_html(data: dict[str, Any]) -> str:
-    from analysis import fleet
-
     env = Environment(loader=PackageLoader("analysis", "templates"), autoescape=select_autoescape(["html"]))
-    per_host = pd.DataFrame(data["per_host"], columns=fleet.HOST_COLUMNS)
+    per_host = pd.DataFrame(data["per_host"], columns=data["columns"])
     per_host["ci95"] = per_host["ci95"].map(lambda ci: f"{ci[0]:.2f} – {ci[1]:.2f}" if ci else "–")
     pooled = pd.DataFrame(data["pooled"])
     if not pooled.empty:
         pooled["ci95"] = pooled["ci95"].map(lambda ci: f"{ci[0]:.2f} – {ci[1]:.2f}" if ci else "–")
     return env.get_template("fleet.html.j2").render(
         data=data,
-        headlines=fleet.headlines(data),
+        headlines=data["headlines"],
         pooled=pooled.to_html(index=False, float_format="%.4g", border=0, na_rep="–"),
         per_host=per_host.to_html(index=False, float_format="%.4g", border=0, na_rep="–"),
         plot=fleet_plot(data),

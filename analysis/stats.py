@@ -18,7 +18,7 @@ import pandas as pd
 from scipy import stats
 
 from analysis.load import Campaign, Run
-from analysis.precision import pairs_for_half_width, paired_gap
+from analysis.precision import paired_gap, pairs_for_half_width
 
 BASELINE = "native"
 AA_MODE = "native_b"
@@ -156,24 +156,25 @@ class Comparison:
         return {
             "mode": self.mode,
             "metric": self.metric,
-            "baseline_value": _round(self.baseline_value),
-            "value": _round(self.value),
-            "gap_pct": _round(self.gap_pct),
-            "ci95": [_round(self.ci95[0]), _round(self.ci95[1])] if self.ci95 else None,
-            "p_value": _round(self.p_value, 6) if self.p_value is not None else None,
+            "baseline_value": rounded(self.baseline_value),
+            "value": rounded(self.value),
+            "gap_pct": rounded(self.gap_pct),
+            "ci95": [rounded(self.ci95[0]), rounded(self.ci95[1])] if self.ci95 else None,
+            "p_value": rounded(self.p_value, 6) if self.p_value is not None else None,
             "n_pairs": self.n_pairs,
             "significant": self.significant,
-            "ci_half_width_pp": _round(self.half_width_pp),
-            "mde_80_pct": _round(self.mde_pct),
+            "ci_half_width_pp": rounded(self.half_width_pp),
+            "mde_80_pct": rounded(self.mde_pct),
             f"rounds_for_{TARGET_HALF_WIDTH_PP:g}pp": self.rounds_for_target,
         }
 
 
-def _round(value: float | None, digits: int = 4) -> float | None:
+def rounded(value: float | None, digits: int = 4) -> float | None:
+    """A finite float to `digits` places for JSON; None for missing or non-finite."""
     return None if value is None or not np.isfinite(value) else round(float(value), digits)
 
 
-def by_round(ok: pd.DataFrame, mode: str, metric: str, baseline: str = BASELINE) -> pd.DataFrame:
+def byrounded(ok: pd.DataFrame, mode: str, metric: str, baseline: str = BASELINE) -> pd.DataFrame:
     """The baseline's and `mode`'s value per round (NaN where that run is missing or failed)."""
     wide = ok.pivot_table(index="round", columns="mode", values=metric, aggfunc="mean")
     return wide.reindex(columns=[baseline, mode]).dropna(how="all")
@@ -181,7 +182,7 @@ def by_round(ok: pd.DataFrame, mode: str, metric: str, baseline: str = BASELINE)
 
 def compare(ok: pd.DataFrame, mode: str, metric: str, baseline: str = BASELINE) -> Comparison | None:
     """Compare over the rounds where both modes have an ok run: every number here is paired."""
-    rounds = by_round(ok, mode, metric, baseline)
+    rounds = byrounded(ok, mode, metric, baseline)
     pairs = rounds.dropna()
     pairs = pairs[(pairs[baseline] > 0) & (pairs[mode] > 0)]
     if pairs.empty:

@@ -129,6 +129,8 @@ def read_mode_points(paths: Iterable[Path]) -> dict[str, ModePoints]:
                 for number, line in enumerate(handle, start=1):
                     match = _LINE.match(line)
                     if not match:
+                        if line.startswith(b'{"metric":"http_req') and b'"type":"Point"' in line:
+                            raise WindowError(f"{path}:{number}: a k6 Point of an unexpected shape")
                         continue
                     metric, stamp, value, tags = match.groups()
                     mode = _MODE.search(tags)

@@ -30,7 +30,10 @@ BAD_PROFILE = {
         ({"docker_engine_source": "snap"}, "docker_engine_source is 'snap'; allowed: distro, docker-ce"),
         ({"k6_version": "1.x"}, "k6_version is '1.x' (expected X.Y.Z"),
         ({"dataset_count": 0}, "dataset_count is 0 (allowed: 1-1000000)"),
-        ({"lab_profile": "fast"}, "lab_profile is 'fast'; allowed: capacity, latency, aa, calibrate, seed, saturation, open, smoke, smoke_concurrent."),
+        (
+            {"lab_profile": "fast"},
+            "lab_profile is 'fast'; allowed: capacity, latency, aa, calibrate, seed, saturation, open, smoke, smoke_concurrent.",
+        ),
         ({"lab_modes": ["native", "podman"]}, "lab_modes is ['native', 'podman']"),
         ({"lab_rounds": -1}, "lab_rounds is '-1' (expected a whole number"),
         ({"lab_profile": "smoke", "lab_profiles": BAD_PROFILE}, "warmup_s/measure_s/vus whole numbers"),
@@ -44,9 +47,18 @@ BAD_PROFILE = {
         ({"lab_disable_aslr": "maybe"}, "lab_disable_aslr is 'maybe' (true|false)"),
         ({"lab_profile": "smoke", "lab_target_ci_pp": 1}, "a target only with the concurrent design"),
         ({"lab_modes": ["docker", "docker_host"]}, "the baseline mode 'native' (lab_baseline_mode) must be one of the campaign's modes"),
-        ({"lab_profile": "smoke", "lab_profiles": {"smoke": BAD_PROFILE["smoke"] | {"measure_s": 5, "design": "parallel"}}}, "design is 'parallel'"),
-        ({"lab_profile": "smoke", "lab_profiles": {"smoke": BAD_PROFILE["smoke"] | {"measure_s": 5, "primary_metric": "speed"}}}, "primary_metric 'speed'"),
-        ({"lab_profile": "smoke", "lab_profiles": {"smoke": BAD_PROFILE["smoke"] | {"measure_s": 5, "records_source": "disk"}}}, "records_source 'disk'"),
+        (
+            {"lab_profile": "smoke", "lab_profiles": {"smoke": BAD_PROFILE["smoke"] | {"measure_s": 5, "design": "parallel"}}},
+            "design is 'parallel'",
+        ),
+        (
+            {"lab_profile": "smoke", "lab_profiles": {"smoke": BAD_PROFILE["smoke"] | {"measure_s": 5, "primary_metric": "speed"}}},
+            "primary_metric 'speed'",
+        ),
+        (
+            {"lab_profile": "smoke", "lab_profiles": {"smoke": BAD_PROFILE["smoke"] | {"measure_s": 5, "records_source": "disk"}}},
+            "records_source 'disk'",
+        ),
         (
             {"lab_mode_catalog": {"native": {"kind": "native", "port": 8101, "busy_loops": "lots"}}, "lab_modes": ["native"]},
             "busy_loops (optional) a whole number 0-10000000",

@@ -11,7 +11,8 @@ import pytest
 from scipy import stats
 
 from analysis.load import CampaignError, read_points
-from analysis.report import build, main
+from analysis.model import build
+from analysis.report import main
 from analysis.stats import gap_pct
 
 DATA = Path(__file__).parent / "data"

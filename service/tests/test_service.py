@@ -65,7 +65,14 @@ def test_outage_answers_503_in_time_then_recovers(
 
 @pytest.mark.parametrize(
     ("variable", "value"),
-    [("LAB_PORT", "70000"), ("LAB_CLIENT_LIFECYCLE", "sometimes"), ("LAB_LIMIT", "zero"), ("LAB_WORKERS", "0"), ("LAB_RECORDS_SOURCE", "disk"), ("LAB_BUSY_LOOPS", "-1")],
+    [
+        ("LAB_PORT", "70000"),
+        ("LAB_CLIENT_LIFECYCLE", "sometimes"),
+        ("LAB_LIMIT", "zero"),
+        ("LAB_WORKERS", "0"),
+        ("LAB_RECORDS_SOURCE", "disk"),
+        ("LAB_BUSY_LOOPS", "-1"),
+    ],
 )
 def test_bad_setting_stops_start_up_naming_it(variable: str, value: str) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LAB_")} | {variable: value}

@@ -6,19 +6,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from analysis.precision import paired_gap
-from analysis.window import WindowError, epoch, windows
 from lab_run import (
     AnsibleFilterError,
     lab_concurrent_record,
     lab_k6_argv,
-    lab_sequential_record,
-    lab_targets,
     lab_precision,
     lab_round_order,
+    lab_sequential_record,
     lab_sha256,
+    lab_targets,
 )
+
+from analysis.precision import paired_gap
+from analysis.window import WindowError, epoch, windows
 
 T0 = 1_800_000_000.0  # 2027-01-15T08:00:00Z
 
@@ -56,7 +56,11 @@ def write_round(folder: Path, per_mode: dict[str, tuple[int, float]], samples: i
             cpu = {mode: round(max(0.0, t - T0) * rate * us * 1000) for mode, (rate, us) in per_mode.items()}
             handle.write(json.dumps({"t": t, "cpu_ns": cpu}) + "\n")
     summary = {"metrics": {"http_req_failed{phase:measure}": {"values": {"passes": 0, "fails": 10 * sum(r for r, _ in per_mode.values())}}}}
-    for name, content in (("time.json", {"user_s": 1.0, "sys_s": 0.5, "max_rss_kb": 5000}), ("started.json", {"epoch": T0}), ("summary.json", summary)):
+    for name, content in (
+        ("time.json", {"user_s": 1.0, "sys_s": 0.5, "max_rss_kb": 5000}),
+        ("started.json", {"epoch": T0}),
+        ("summary.json", summary),
+    ):
         (folder / name).write_text(json.dumps(content))
 
 
@@ -153,8 +157,15 @@ RUN = {
 
 def test_a_round_record_has_every_modes_window_and_the_cores_busy_share(tmp_path: Path) -> None:
     write_round(tmp_path, {"native": (1000, 450.0), "native_cost3": (1000, 460.0)})
-    stats = {"native_cost3": ({"busy_loops": 950, "busy_sampled_calls": 10, "busy_sampled_ns": 130_000}, {"busy_loops": 950, "busy_sampled_calls": 30, "busy_sampled_ns": 390_000})}
-    record = lab_concurrent_record(str(tmp_path), RUN | {"modes": ["native_cost3", "native"]}, observed_for(["native", "native_cost3"], stats=stats))
+    stats = {
+        "native_cost3": (
+            {"busy_loops": 950, "busy_sampled_calls": 10, "busy_sampled_ns": 130_000},
+            {"busy_loops": 950, "busy_sampled_calls": 30, "busy_sampled_ns": 390_000},
+        )
+    }
+    record = lab_concurrent_record(
+        str(tmp_path), RUN | {"modes": ["native_cost3", "native"]}, observed_for(["native", "native_cost3"], stats=stats)
+    )
     assert record["status"] == "ok" and record["error"] is None and record["design"] == "concurrent"
     assert record["modes"] == ["native_cost3", "native"] and record["per_mode"]["native_cost3"]["position"] == 1
     assert record["per_mode"]["native"]["cpu_us_per_request"] == pytest.approx(450.0)

@@ -52,7 +52,9 @@ def lab_targets(order: list[str], urls: dict[str, str]) -> list[dict[str, Any]]:
     return [{"mode": mode, "url": urls[mode]} for mode in order]
 
 
-def lab_k6_argv(targets: list[dict[str, Any]], profile: dict[str, Any], scratch: str, tags: dict[str, str], k6: dict[str, Any]) -> list[str]:
+def lab_k6_argv(
+    targets: list[dict[str, Any]], profile: dict[str, Any], scratch: str, tags: dict[str, str], k6: dict[str, Any]
+) -> list[str]:
     """One load generator's command: the start barrier, GNU time, taskset, then k6 with a scenario pair per target.
 
     targets: [{mode, url}] (mode None: a sequential run, one target untagged by the script).
@@ -117,7 +119,9 @@ def _measured_failures(summary: dict[str, Any] | None) -> tuple[int | None, int 
     return None, None
 
 
-def _segment(run_dir: Path, suffix: str, job: dict[str, Any], loadgen: str, label: str, offset_s: float = 0.0) -> tuple[dict[str, Any], list[str]]:
+def _segment(
+    run_dir: Path, suffix: str, job: dict[str, Any], loadgen: str, label: str, offset_s: float = 0.0
+) -> tuple[dict[str, Any], list[str]]:
     """One load generator's k6: its exit, CPU, memory, start, and its own count of measured requests."""
     problems = []
     usage, why = _json_file(run_dir / f"time{suffix}.json")

@@ -1,0 +1,232 @@
+"""The report's model: one target's campaign summarised (runs, comparisons, verdicts, warnings).
+
+Built from the loaded campaign (analysis.load) and the statistics (analysis.stats); rendered
+by analysis.render, pooled across targets by analysis.fleet, written by analysis.report. It
+imports none of them: the layers go load -> stats -> model -> fleet/render -> report.
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from analysis.load import Campaign, load_campaign
+from analysis.stats import (
+    AA_MODE,
+    BASELINE,
+    BUSY_CORE_WARNING,
+    ERROR_RATE_WARNING,
+    K6_CPU_WARNING,
+    MIN_ROUNDS_WARNING,
+    TARGET_HALF_WIDTH_PP,
+    Comparison,
+    comparisons,
+    noise_floor,
+    rounded,
+    runs_frame,
+)
+
+FACTS_THAT_MUST_MATCH = ("packages_sha256", "payload_sha256", "cpuset", "python")
+
+
+@dataclass
+class Report:
+    campaign: Campaign
+    runs: pd.DataFrame
+    comparisons: list[Comparison]
+    floor: dict[str, float]
+    warnings: list[str]
+    histograms: dict[str, np.ndarray]
+
+    @property
+    def campaign_id(self) -> str:
+        return str(self.campaign.manifest["campaign_id"])
+
+    @property
+    def baseline(self) -> str:
+        return baseline_of(self.campaign)
+
+    @property
+    def primary_metric(self) -> str:
+        return primary_metric_of(self.campaign)
+
+    def primary(self) -> list[Comparison]:
+        return [c for c in self.comparisons if c.metric == self.primary_metric]
+
+    def headlines(self) -> list[str]:
+        return [headline(c, self.floor, self.baseline) for c in self.primary()] + self.resolution_lines()
+
+    def resolution_lines(self) -> list[str]:
+        """What the campaign could have told: per mode, the half-width, MDE and rounds for ±1 pp."""
+        lines = []
+        for c in self.primary():
+            if c.half_width_pp is None:
+                continue
+            need = c.rounds_for_target
+            more = (
+                f"±{TARGET_HALF_WIDTH_PP:g} pp reached"
+                if c.half_width_pp <= TARGET_HALF_WIDTH_PP
+                else f"±{TARGET_HALF_WIDTH_PP:g} pp needs about {need} paired rounds ({need - c.n_pairs} more)"
+                if need
+                else ""
+            )
+            lines.append(
+                f"{c.mode}: this campaign resolves ±{c.half_width_pp:.2f} pp on {c.metric} (95% CI half-width); it could have "
+                f"detected a gap of {c.mde_pct:.2f}% with 80% power; {more}"
+            )
+        return lines
+
+    def controls(self) -> list[dict[str, Any]]:
+        """Modes with a known injected cost: the injected share beside the lab's estimate of it."""
+        ok = self.runs[self.runs["status"] == "ok"]
+        found = []
+        for c in self.comparisons:
+            if c.metric != "cpu_us_per_request":
+                continue
+            injected = ok[ok["mode"] == c.mode]["busy_us_per_request"].dropna()
+            if injected.empty:
+                continue
+            known = float(injected.mean()) / c.baseline_value * 100.0
+            found.append(
+                {
+                    "mode": c.mode,
+                    "injected_pct": rounded(known),
+                    "estimate_pct": rounded(c.gap_pct),
+                    "ci95": [rounded(c.ci95[0]), rounded(c.ci95[1])] if c.ci95 else None,
+                    "recovered": bool(c.ci95 and c.ci95[0] <= known <= c.ci95[1]),
+                    "excludes_zero": bool(c.ci95 and (c.ci95[0] > 0 or c.ci95[1] < 0)),
+                }
+            )
+        return found
+
+    def gap_json(self) -> dict[str, Any]:
+        rows = []
+        for c in self.comparisons:
+            row = c.as_json()
+            if c.metric in self.floor and c.mode != AA_MODE:
+                row["exceeds_noise_floor"] = abs(c.gap_pct) > self.floor[c.metric]
+            rows.append(row)
+        manifest = self.campaign.manifest
+        return {
+            "campaign": self.campaign_id,
+            "baseline": self.baseline,
+            "primary_metric": self.primary_metric,
+            "design": manifest.get("design", "sequential"),
+            "verdicts": self.headlines(),
+            "resolution": {
+                c.mode: {
+                    "ci_half_width_pp": rounded(c.half_width_pp),
+                    "mde_80_pct": rounded(c.mde_pct),
+                    "n_pairs": c.n_pairs,
+                    f"rounds_for_{TARGET_HALF_WIDTH_PP:g}pp": c.rounds_for_target,
+                }
+                for c in self.primary()
+            },
+            "controls": self.controls(),
+            "precision": manifest.get("precision"),
+            "comparisons": rows,
+            "noise_floor_pct": round(self.floor["throughput_rps"], 4) if "throughput_rps" in self.floor else None,
+            "noise_floor_by_metric_pct": {k: round(v, 4) for k, v in self.floor.items()} or None,
+            "warnings": self.warnings,
+        }
+
+
+def baseline_of(campaign: Campaign) -> str:
+    return str(campaign.manifest.get("baseline") or BASELINE)
+
+
+def primary_metric_of(campaign: Campaign) -> str:
+    manifest = campaign.manifest
+    return str(manifest.get("primary_metric") or (manifest.get("profile") or {}).get("primary_metric") or "throughput_rps")
+
+
+def headline(c: Comparison, floor: dict[str, float], baseline: str = BASELINE) -> str:
+    metric = {"throughput_rps": "throughput", "cpu_us_per_request": "CPU per request"}.get(c.metric, c.metric)
+    ci = f"95% CI {c.ci95[0]:.2f}–{c.ci95[1]:.2f}%" if c.ci95 else ("no CI: fewer than 2 paired rounds" if c.n_pairs < 2 else "no CI")
+    p = f"p={c.p_value:.3f}" if c.p_value is not None else "no test"
+    detail = f"({ci}, {p}, {c.n_pairs} paired round{'s' if c.n_pairs != 1 else ''})"
+    within_floor = c.metric in floor and c.mode != AA_MODE and abs(c.gap_pct) <= floor[c.metric]
+    if not c.significant or within_floor:
+        reason = f"noise floor {floor[c.metric]:.1f}%" if within_floor else "the noise"
+        return f"{c.mode} vs {baseline}: no difference detectable above {reason} in {metric}: gap {c.gap_pct:+.2f}% {detail}"
+    word = {"cpu_us_per_request": "costlier" if c.gap_pct > 0 else "cheaper"}.get(c.metric, "slower" if c.gap_pct > 0 else "faster")
+    return f"{c.mode} is {abs(c.gap_pct):.2f}% {word} than {baseline} in {metric} {detail}"
+
+
+def warnings_for(campaign: Campaign, runs: pd.DataFrame, found: list[Comparison]) -> list[str]:
+    notes = []
+    ok = runs[runs["status"] == "ok"]
+    for row in runs[runs["status"] != "ok"].drop_duplicates("run").itertuples():
+        notes.append(f"run {row.run} left out: {row.problem}")
+    profile = campaign.manifest.get("profile", {})
+    planned = campaign.manifest.get("run_order") or []
+    # A concurrent round is one unit: "concurrent R".
+    done_rounds = {f"concurrent {r}" for r in ok["round"]} if manifest_design(campaign) == "concurrent" else set()
+    done = {f"{m} {r}" for m, r in zip(ok["mode"], ok["round"], strict=True)} | done_rounds
+    missing = [entry for entry in planned if entry not in done]
+    if missing:
+        notes.append(f"{len(missing)} planned run(s) missing or failed: {', '.join(missing)}")
+    for mode, rate in ok.groupby("mode")["error_rate"].mean().items():
+        if rate > ERROR_RATE_WARNING:
+            notes.append(f"{mode}: error rate {rate:.1%} is above {ERROR_RATE_WARNING:.0%}")
+    busy = ok[ok["k6_core_share"] > K6_CPU_WARNING]
+    if not busy.empty:
+        notes.append(
+            f"k6 used more than {K6_CPU_WARNING:.0%} of its core in {len(busy)} run(s) ({', '.join(busy['run'])}): "
+            "the load generator may be the bottleneck"
+        )
+    saturating = profile.get("executor", "constant-vus") == "constant-vus" and not float(profile.get("sleep_s") or 0)
+    idle = ok.drop_duplicates("run")
+    idle = idle[idle["service_core_busy"] < BUSY_CORE_WARNING]
+    if saturating and not idle.empty:
+        notes.append(
+            f"the service core was under {BUSY_CORE_WARNING:.0%} busy in {len(idle)} saturation run(s) "
+            f"(median {idle['service_core_busy'].median():.0%}): throughput measures the database or the load generator, "
+            "not the service; compare CPU per request or latency"
+        )
+    if profile.get("records_source", "database") == "database" and manifest_design(campaign) == "sequential":
+        notes.append(
+            "every request goes through the database: where the database is the bottleneck (the embedded one serves ~20 "
+            "queries/s here) it hides the container's cost; the capacity profile (records from memory, modes loaded at once) "
+            "measures the service"
+        )
+    primary = primary_metric_of(campaign)
+    pairs = {c.mode: c.n_pairs for c in found if c.metric == primary}
+    for mode, n in pairs.items():
+        if n < MIN_ROUNDS_WARNING:
+            notes.append(
+                f"{mode}: only {n} paired round(s) with {baseline_of(campaign)}; below {MIN_ROUNDS_WARNING} the CI rests on a spread "
+                "estimated from too few rounds"
+            )
+    baseline = baseline_of(campaign)
+    if baseline not in set(ok["mode"]):
+        notes.append(f"no ok run of the baseline '{baseline}': no gap can be computed")
+    modes = campaign.manifest.get("modes", {})
+    for fact in FACTS_THAT_MUST_MATCH:
+        values = {mode: facts.get(fact) for mode, facts in modes.items() if isinstance(facts, dict) and fact in facts}
+        if len(set(map(str, values.values()))) > 1:
+            notes.append(f"modes differ in {fact}: " + ", ".join(f"{m}={str(v)[:24]}" for m, v in values.items()))
+    if profile.get("measure_s") and float(profile["measure_s"]) < 10:
+        notes.append(f"measured windows of {profile['measure_s']} s are short: fine for a smoke test, not for a verdict")
+    return notes
+
+
+def manifest_design(campaign: Campaign) -> str:
+    return str(campaign.manifest.get("design") or "sequential")
+
+
+def build(folder: Path) -> Report:
+    campaign = load_campaign(folder)
+    runs = runs_frame(campaign)
+    ok = runs[runs["status"] == "ok"]
+    found = comparisons(ok, baseline_of(campaign))
+    histograms: dict[str, np.ndarray] = {}
+    for run in campaign.runs:
+        if run.problem is None and run.points is not None and run.points.histogram is not None:
+            mode = run.meta["mode"]
+            histograms[mode] = histograms.get(mode, 0) + run.points.histogram
+        for mode, window in (run.windows or {}).items():
+            histograms[mode] = histograms.get(mode, 0) + np.asarray(window.histogram)
+    return Report(campaign, runs, found, noise_floor(found), warnings_for(campaign, runs, found), histograms)
