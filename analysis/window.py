@@ -30,6 +30,7 @@ from typing import IO, Any, cast
 _LINE = re.compile(
     rb'^\{"metric":"(http_reqs|http_req_duration|http_req_failed)","type":"Point","data":\{"time":"([^"]*)","value":([-0-9.eE+]+),"tags":\{(.*)\}\}\}\s*$'
 )
+_WANTED = tuple(b'{"metric":"' + name + b'","type":"Point"' for name in (b"http_reqs", b"http_req_duration", b"http_req_failed"))
 _MODE = re.compile(rb'"mode":"([A-Za-z0-9_]+)"')
 _TIME = re.compile(r"^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d(?:\.\d+)?)(Z|[+-]\d\d:\d\d)$")
 
@@ -129,7 +130,7 @@ def read_mode_points(paths: Iterable[Path]) -> dict[str, ModePoints]:
                 for number, line in enumerate(handle, start=1):
                     match = _LINE.match(line)
                     if not match:
-                        if line.startswith(b'{"metric":"http_req') and b'"type":"Point"' in line:
+                        if line.startswith(_WANTED):
                             raise WindowError(f"{path}:{number}: a k6 Point of an unexpected shape")
                         continue
                     metric, stamp, value, tags = match.groups()

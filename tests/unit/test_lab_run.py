@@ -35,7 +35,7 @@ def k6_lines(mode: str, times: list[float], phase: str, duration_ms: float = 5.0
     tags = {"mode": mode, "phase": phase, "status": "200"}
     lines = []
     for t in times:
-        for metric, value in (("http_reqs", 1), ("http_req_duration", duration_ms), ("http_req_failed", 0)):
+        for metric, value in (("http_reqs", 1), ("http_req_blocked", 0.4), ("http_req_duration", duration_ms), ("http_req_failed", 0)):
             point = {"metric": metric, "type": "Point", "data": {"time": stamp(t), "value": value, "tags": tags}}
             lines.append(json.dumps(point, separators=(",", ":")))
     return lines
@@ -114,6 +114,16 @@ def test_a_window_needs_every_mode_and_two_samples_inside(tmp_path: Path) -> Non
     write_round(tmp_path, {"native": (100, 400.0)}, samples=-3)
     with pytest.raises(WindowError, match="CPU sample"):
         windows([tmp_path / "k6.json.gz"], tmp_path / "cpu.jsonl", ["native"])
+
+
+def test_a_point_of_another_shape_is_named(tmp_path: Path) -> None:
+    write_round(tmp_path, {"native": (100, 400.0)})
+    raw = tmp_path / "k6.json.gz"
+    lines = gzip.decompress(raw.read_bytes()).decode().splitlines()
+    lines[3] = '{"metric":"http_reqs","type":"Point","data":{"value":1}}'
+    raw.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode()))
+    with pytest.raises(WindowError, match=r"k6.json.gz:4: a k6 Point of an unexpected shape"):
+        windows([raw], tmp_path / "cpu.jsonl", ["native"])
 
 
 def test_a_sampler_line_cut_short_at_the_end_is_ignored_but_not_elsewhere(tmp_path: Path) -> None:
@@ -263,3 +273,15 @@ def test_cpu_not_measured_is_recorded_as_none_not_zero(tmp_path: Path) -> None:
     write_round(tmp_path, {"native": (100, 400.0)})
     record = lab_sequential_record(str(tmp_path), RUN | {"mode": "native"}, sequential_observed(cpu_after={"rc": 1, "stdout": ""}))
     assert record["service_cpu_s"] is None and record["status"] == "ok"
+
+
+def test_each_mode_is_found_by_its_pidfile_or_its_container() -> None:
+    from lab_run import lab_cgroup_modes
+
+    catalog = {"native": {"kind": "native", "port": 8101}, "docker": {"kind": "docker", "network": "bridge", "port": 8201}}
+    catalog["docker_host"] = {"kind": "docker", "network": "host", "port": 8202}
+    containers = [{"item": "docker", "container": {"State": {"Pid": 42}}}, {"item": "docker_host", "container": {"State": {"Pid": 43}}}]
+    found = lab_cgroup_modes(["native", "docker", "docker_host"], catalog, "/d", containers)
+    assert found == {"native": {"pidfile": "/d/service-native.pid"}, "docker": {"pid": 42, "listener": 8201}, "docker_host": {"pid": 43}}
+    with pytest.raises(AnsibleFilterError, match="container lab-docker of mode docker is not running"):
+        lab_cgroup_modes(["docker"], catalog, "/d", [{"item": "docker", "container": {"State": {"Pid": 0}}}])

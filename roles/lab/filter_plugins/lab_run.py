@@ -297,6 +297,23 @@ def _injected(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     return {"busy_loops": int(after["busy_loops"]), "busy_us_per_request": round(ns / calls / 1000, 4)}
 
 
+def lab_cgroup_modes(modes: list[str], catalog: dict[str, Any], daemon_dir: str, containers: list[dict[str, Any]]) -> dict[str, Any]:
+    """How lab_cgroups.py finds each mode's processes: a native's pidfile; a container's init
+    process and, on the bridge network, the docker-proxy listening on its published port."""
+    infos = {c["item"]: c.get("container") or {} for c in containers}
+    found: dict[str, Any] = {}
+    for mode in modes:
+        entry = catalog.get(mode) or {}
+        if entry.get("kind") != "docker":
+            found[mode] = {"pidfile": f"{daemon_dir}/service-{mode}.pid"}
+            continue
+        pid = ((infos.get(mode) or {}).get("State") or {}).get("Pid")
+        if not pid:
+            raise AnsibleFilterError(f"container lab-{mode} of mode {mode} is not running (no init process): redeploy it")
+        found[mode] = {"pid": int(pid)} | ({"listener": int(entry["port"])} if entry.get("network") == "bridge" else {})
+    return found
+
+
 def lab_sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -334,4 +351,5 @@ class FilterModule:
             "lab_concurrent_record": lab_concurrent_record,
             "lab_precision": lab_precision,
             "lab_sha256": lab_sha256,
+            "lab_cgroup_modes": lab_cgroup_modes,
         }
