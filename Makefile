@@ -8,7 +8,7 @@ PLAYBOOK := $(BIN)/ansible-playbook
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: bench verify images smoke aa test lint unit molecule perf lock clean-venv bootstrap
+.PHONY: bench verify images smoke aa calibrate latency test lint unit molecule perf lock clean-venv bootstrap
 
 bench: $(VENV)/.installed ## Run the default campaign end to end (provision .. report)
 	$(PLAYBOOK) bench.yml $(ARGS)
@@ -22,8 +22,14 @@ images: $(VENV)/.installed ## Wheelhouse -> base image -> service image, each sk
 smoke: $(VENV)/.installed ## One short round over every mode
 	$(PLAYBOOK) bench.yml -e lab_profile=smoke $(ARGS)
 
-aa: $(VENV)/.installed ## A/A calibration: two identical native deployments
+aa: $(VENV)/.installed ## A/A control: two identical native deployments, the gap must be 0 within its CI
 	$(PLAYBOOK) bench.yml -e lab_profile=aa $(ARGS)
+
+calibrate: $(VENV)/.installed ## Known-effect control: native with ~3% and ~1% of injected busy work
+	$(PLAYBOOK) bench.yml -e lab_profile=calibrate $(ARGS)
+
+latency: $(VENV)/.installed ## Latency at a fixed offered load below capacity, every mode at once
+	$(PLAYBOOK) bench.yml -e lab_profile=latency $(ARGS)
 
 test: $(VENV)/.installed lint ## Every test: lint, the lab brought up from nothing, pytest (units, playbooks, Molecule)
 	$(PLAYBOOK) bench.yml -e lab_verify_only=true

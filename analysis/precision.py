@@ -95,15 +95,30 @@ def pairs_for_half_width(sd_log: float | None, target_pp: float, limit: int = 10
     return n
 
 
-def coverage(true_gap_pct: float, sd_log: float, n: int, trials: int, method: str, seed: int = 1, bootstrap_resamples: int = 999) -> float:
-    """Share of `trials` synthetic campaigns (n log-normal paired ratios) whose CI holds the truth.
+def coverage(
+    true_gap_pct: float,
+    sd_log: float,
+    n: int,
+    trials: int,
+    method: str,
+    seed: int = 1,
+    bootstrap_resamples: int = 999,
+    residuals: Sequence[float] | None = None,
+) -> float:
+    """Share of `trials` synthetic campaigns of n paired rounds whose CI holds the true gap.
 
-    method: "t" (this module's interval) or "percentile" (a percentile bootstrap of the mean
-    log-ratio, as the report used before). The check behind the choice of method.
+    The rounds' log-ratios are the truth plus noise: normal with sd `sd_log`, or drawn (with
+    replacement) from `residuals`, the centred per-round log-ratios of a real campaign
+    (python -m analysis.coverage). method: "t" (this module's interval) or "percentile" (a
+    percentile bootstrap of the mean log-ratio, as the report used before).
     """
     rng = np.random.default_rng(seed)
     truth = math.log1p(true_gap_pct / 100.0)
-    logs = rng.normal(truth, sd_log, size=(trials, n))
+    if residuals is None:
+        logs = rng.normal(truth, sd_log, size=(trials, n))
+    else:
+        pool = np.asarray(residuals, dtype=float)
+        logs = truth + rng.choice(pool - pool.mean(), size=(trials, n), replace=True)
     if method == "t":
         half = stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1) * logs.std(axis=1, ddof=1) / math.sqrt(n)
         mean = logs.mean(axis=1)

@@ -174,7 +174,7 @@ def rounded(value: float | None, digits: int = 4) -> float | None:
     return None if value is None or not np.isfinite(value) else round(float(value), digits)
 
 
-def byrounded(ok: pd.DataFrame, mode: str, metric: str, baseline: str = BASELINE) -> pd.DataFrame:
+def by_round(ok: pd.DataFrame, mode: str, metric: str, baseline: str = BASELINE) -> pd.DataFrame:
     """The baseline's and `mode`'s value per round (NaN where that run is missing or failed)."""
     wide = ok.pivot_table(index="round", columns="mode", values=metric, aggfunc="mean")
     return wide.reindex(columns=[baseline, mode]).dropna(how="all")
@@ -182,7 +182,7 @@ def byrounded(ok: pd.DataFrame, mode: str, metric: str, baseline: str = BASELINE
 
 def compare(ok: pd.DataFrame, mode: str, metric: str, baseline: str = BASELINE) -> Comparison | None:
     """Compare over the rounds where both modes have an ok run: every number here is paired."""
-    rounds = byrounded(ok, mode, metric, baseline)
+    rounds = by_round(ok, mode, metric, baseline)
     pairs = rounds.dropna()
     pairs = pairs[(pairs[baseline] > 0) & (pairs[mode] > 0)]
     if pairs.empty:

@@ -47,3 +47,12 @@ def test_pairs_for_a_target_width_are_the_fewest_that_reach_it() -> None:
     width = lambda k: (math.exp(stats.t.ppf(0.975, k - 1) * SD / math.sqrt(k)) - 1) * 100  # noqa: E731
     assert width(n) <= 0.5 < width(n - 1)
     assert pairs_for_half_width(None, 1.0) is None and pairs_for_half_width(0.0, 1.0) == 2
+
+
+def test_coverage_can_be_checked_on_a_campaigns_own_noise() -> None:
+    # Noise drawn from a sample: symmetric noise keeps 95%; strongly skewed noise (skewness 1.4,
+    # far more than the lab's rounds show) costs the t interval a few points, not more.
+    normal = np.random.default_rng(5).normal(0.0, 0.01, size=200)
+    assert coverage(1.0, 0.0, 16, trials=4000, method="t", residuals=normal) == pytest.approx(0.95, abs=0.015)
+    skewed = np.random.default_rng(5).gamma(2.0, 0.006, size=200)
+    assert 0.90 <= coverage(1.0, 0.0, 16, trials=4000, method="t", residuals=skewed) < 0.95
