@@ -44,9 +44,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"coverage: {args.campaign}: {len(pairs)} paired rounds of {args.mode} on {metric}; 5 are needed", file=sys.stderr)
         return 2
     residuals = np.log(pairs[args.mode].to_numpy() / pairs[baseline].to_numpy())
-    print(
-        f"{args.campaign}: {len(residuals)} rounds of {args.mode} vs {baseline} on {metric}, sd of the log-ratio {residuals.std(ddof=1):.4f}"
-    )
+    spread = residuals.std(ddof=1)
+    print(f"{args.campaign}: {len(residuals)} rounds of {args.mode} vs {baseline} on {metric}, sd of the log-ratio {spread:.4f}")
     for n in args.rounds:
         t = coverage(args.gap, 0.0, n, args.trials, "t", residuals=residuals)
         boot = coverage(args.gap, 0.0, n, min(args.trials, 1500), "percentile", residuals=residuals)

@@ -85,6 +85,12 @@ def test_the_k6_command_carries_the_targets_in_position_order_and_segments() -> 
     config = json.loads(argv[-2].removeprefix("LAB_K6_CONFIG="))
     assert [t["mode"] for t in config["targets"]] == ["docker", "native"] and config["vus"] == 8
     assert argv[-1] == "/l/lab.js" and "json=/s/k6.json.gz" in argv
+    assert config["jitter_s"] == 0.0
+    open_model = profile | {"executor": "constant-arrival-rate", "rate": 100}
+    jittered = lab_k6_argv(lab_targets(["docker", "native"], urls), open_model, "/s", {}, k6)
+    assert json.loads(jittered[-2].removeprefix("LAB_K6_CONFIG="))["jitter_s"] == 0.01
+    alone = lab_k6_argv([{"mode": None, "url": urls["native"]}], open_model, "/s", {}, k6)
+    assert json.loads(alone[-2].removeprefix("LAB_K6_CONFIG="))["jitter_s"] == 0.0
     two = lab_k6_argv([{"mode": None, "url": urls["native"]}], profile, "/s", {}, k6 | {"segment": [1, 2]})
     assert two[two.index("--execution-segment") + 1] == "1/2:2/2" and "0/2,1/2,2/2" in two
 

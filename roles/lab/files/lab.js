@@ -38,6 +38,12 @@ export const options = {
 };
 
 export function hit() {
+  // Concurrent open-model rounds: each request leaves at a random point of its slot, so the
+  // modes' arrivals do not stay phase-locked (evenly spaced at the same rate, they would keep
+  // colliding on the shared core, or never, for a whole round).
+  if (cfg.jitter_s > 0) {
+    sleep(Math.random() * cfg.jitter_s);
+  }
   http.get(__ENV.LAB_URL);
   if (cfg.sleep_s > 0) {
     sleep(cfg.sleep_s);

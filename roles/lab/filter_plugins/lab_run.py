@@ -73,6 +73,10 @@ def lab_k6_argv(
         "measure_s": int(profile["measure_s"]),
         "summary_path": f"{scratch}/summary.json",
         "max_error_rate": float(profile.get("max_error_rate", 0.01)),
+        # Several modes at a fixed rate each: a random start within each request's slot (lab.js).
+        "jitter_s": round(1.0 / float(profile["rate"]), 6)
+        if profile["executor"] == "constant-arrival-rate" and len(targets) > 1 and float(profile.get("rate") or 0) > 0
+        else 0.0,
     }
     index, count = (int(x) for x in k6.get("segment", (0, 1)))
     segment: list[str] = []
