@@ -176,6 +176,31 @@ def _skew(segments: list[dict[str, Any]]) -> float | None:
     return round(max(starts) - min(starts), 6) if starts and len(starts) == len(segments) else None
 
 
+def _record(run: dict[str, Any], errors: list[str], segments: list[dict[str, Any]], observed: dict[str, Any]) -> dict[str, Any]:
+    """What every run.json holds, whatever the design."""
+    cpus = [s["k6_cpu_s"] for s in segments if s["k6_cpu_s"] is not None]
+    return {
+        "campaign": run["campaign"],
+        "target": run["target"],
+        "round": int(run["round"]),
+        "order": int(run["order"]),
+        "profile": run["profile"],
+        "status": "failed" if errors else "ok",
+        "error": "; ".join(errors) or None,
+        "started_at": run["started_at"],
+        "finished_at": run["finished_at"],
+        "warmup_duration_s": int(run["warmup_duration_s"]),
+        "measure_duration_s": int(run["measure_duration_s"]),
+        "k6_argv": (observed["k6_jobs"][0].get("cmd") if observed["k6_jobs"] else None) or [],
+        "k6_exit": next((s["k6_exit"] for s in segments if s["k6_exit"] != 0), 0),
+        # The busiest load generator (each runs on its own lab_cpuset_loadgen).
+        "k6_cpu_s": max(cpus) if cpus else None,
+        # One entry per k6 instance (execution segment); the report merges their points.
+        "segments": segments,
+        "start_skew_s": _skew(segments),
+    }
+
+
 def lab_sequential_record(run_dir: str, run: dict[str, Any], observed: dict[str, Any]) -> dict[str, Any]:
     """run.json of one sequential run (one mode, one k6 per load generator).
 
@@ -198,35 +223,16 @@ def lab_sequential_record(run_dir: str, run: dict[str, Any], observed: dict[str,
     measured = sum(s["measured_requests"] for s in counted)
     cpu_before, cpu_after = observed["cpu_before"], observed["cpu_after"]
     cpu_ok = cpu_before.get("rc") == 0 and cpu_after.get("rc") == 0
-    cpus = [s["k6_cpu_s"] for s in segments if s["k6_cpu_s"] is not None]
     rss = [int(s["k6_max_rss_kb"]) for s in segments if s["k6_max_rss_kb"] is not None]
-    return {
-        "campaign": run["campaign"],
-        "target": run["target"],
+    return _record(run, errors, segments, observed) | {
         "mode": run["mode"],
-        "round": int(run["round"]),
-        "order": int(run["order"]),
-        "profile": run["profile"],
-        "status": "failed" if errors else "ok",
-        "error": "; ".join(errors) or None,
-        "started_at": run["started_at"],
-        "finished_at": run["finished_at"],
-        "warmup_duration_s": int(run["warmup_duration_s"]),
-        "measure_duration_s": int(run["measure_duration_s"]),
-        "k6_argv": (observed["k6_jobs"][0].get("cmd") if observed["k6_jobs"] else None) or [],
-        "k6_exit": next((s["k6_exit"] for s in segments if s["k6_exit"] != 0), 0),
         "service_cpu_s": round(float(cpu_after["stdout"]) - float(cpu_before["stdout"]), 3) if cpu_ok else None,
         "cpu_window": "warmup+measure",
         "error_rate": sum(s["failed_requests"] for s in counted) / measured if measured else None,
         "recovered": observed["health_before"].get("status") != 200,
-        # The busiest load generator (each runs on its own lab_cpuset_loadgen).
-        "k6_cpu_s": max(cpus) if cpus else None,
         "k6_max_rss_kb": max(rss) if rss else None,
         "loadgen": ",".join(run["loadgens"]),
         "loadgen_cpuset": run.get("loadgen_cpuset"),
-        # One entry per k6 instance (execution segment); the report merges their points.
-        "segments": segments,
-        "start_skew_s": _skew(segments),
     }
 
 
@@ -265,30 +271,13 @@ def lab_concurrent_record(run_dir: str, run: dict[str, Any], observed: dict[str,
             for position, mode in enumerate(modes, start=1):
                 stats = (before.get(mode, {}).get("json") or {}, after.get(mode, {}).get("json") or {})
                 per_mode[mode] = {"position": position} | found[mode].as_json() | _injected(*stats)
-    cpus = [s["k6_cpu_s"] for s in segments if s["k6_cpu_s"] is not None]
-    return {
-        "campaign": run["campaign"],
-        "target": run["target"],
+    return _record(run, errors, segments, observed) | {
         "design": "concurrent",
         "modes": modes,
-        "round": int(run["round"]),
-        "order": int(run["order"]),
-        "profile": run["profile"],
-        "status": "failed" if errors else "ok",
-        "error": "; ".join(errors) or None,
-        "started_at": run["started_at"],
-        "finished_at": run["finished_at"],
-        "warmup_duration_s": int(run["warmup_duration_s"]),
-        "measure_duration_s": int(run["measure_duration_s"]),
-        "k6_argv": (observed["k6_jobs"][0].get("cmd") if observed["k6_jobs"] else None) or [],
-        "k6_exit": next((s["k6_exit"] for s in segments if s["k6_exit"] != 0), 0),
-        "k6_cpu_s": max(cpus) if cpus else None,
         "recovered": sorted(observed.get("recovered") or []),
         "cpu_window": "samples bracketing the measured phase (cpu.jsonl)",
         "service_core_busy": busy,
         "per_mode": per_mode,
-        "segments": segments,
-        "start_skew_s": _skew(segments),
     }
 
 
