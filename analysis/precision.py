@@ -33,6 +33,7 @@ class Gap:
     p_value: float | None
     n_pairs: int
     sd_log: float | None  # standard deviation of the per-round log-ratios
+    mean_log: float = 0.0  # their mean
 
     @property
     def half_width_pp(self) -> float | None:
@@ -64,14 +65,14 @@ def paired_gap(baseline: Sequence[float], mode: Sequence[float], higher_is_bette
     mean = float(logs.mean())
     estimate = _to_pct(mean, higher_is_better)
     if n < 2:
-        return Gap(estimate, None, None, n, None)
+        return Gap(estimate, None, None, n, None, mean)
     sd = float(logs.std(ddof=1))
     if sd == 0.0:
-        return Gap(estimate, (estimate, estimate), 1.0 if mean == 0 else 0.0, n, 0.0)
+        return Gap(estimate, (estimate, estimate), 1.0 if mean == 0 else 0.0, n, 0.0, mean)
     half = float(stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1)) * sd / math.sqrt(n)
     ends = sorted((_to_pct(mean - half, higher_is_better), _to_pct(mean + half, higher_is_better)))
     p_value = float(2 * stats.t.sf(abs(mean) / (sd / math.sqrt(n)), n - 1))
-    return Gap(estimate, (ends[0], ends[1]), p_value, n, sd)
+    return Gap(estimate, (ends[0], ends[1]), p_value, n, sd, mean)
 
 
 def mde_pct(sd_log: float | None, n: int) -> float | None:
@@ -82,13 +83,17 @@ def mde_pct(sd_log: float | None, n: int) -> float | None:
     return float((math.exp((t_alpha + t_beta) * sd_log / math.sqrt(n)) - 1.0) * 100.0)
 
 
-def pairs_for_half_width(sd_log: float | None, target_pp: float, limit: int = 100_000) -> int | None:
-    """Pairs needed (at this spread) for a 95% CI half-width of at most target_pp points."""
+def pairs_for_half_width(sd_log: float | None, target_pp: float, mean_log: float = 0.0, limit: int = 100_000) -> int | None:
+    """Pairs needed (at this spread) for a 95% CI half-width of at most target_pp points.
+
+    The CI's half-width in points is 100 * exp(mean_log) * sinh(h), h = t * sd / sqrt(n): at a
+    gap of +27% it is 1.27 times wider than at 0, so the estimate counts.
+    """
     if sd_log is None or target_pp <= 0:
         return None
     if sd_log == 0:
         return 2
-    target = math.log1p(target_pp / 100.0)
+    target = math.asinh(target_pp / (100.0 * math.exp(mean_log)))
     n = max(2, math.ceil((1.96 * sd_log / target) ** 2))
     while n < limit and stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1) * sd_log / math.sqrt(n) > target:
         n += 1

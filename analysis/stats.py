@@ -204,7 +204,7 @@ def compare(ok: pd.DataFrame, mode: str, metric: str, baseline: str = BASELINE) 
         significant,
         gap.half_width_pp,
         gap.mde_pct(),
-        pairs_for_half_width(gap.sd_log, TARGET_HALF_WIDTH_PP),
+        pairs_for_half_width(gap.sd_log, TARGET_HALF_WIDTH_PP, gap.mean_log),
     )
 
 

@@ -41,10 +41,20 @@ def test_the_minimum_detectable_effect_is_detected_80_percent_of_the_time() -> N
     assert np.mean(p < 0.05) == pytest.approx(0.80, abs=0.02)
 
 
-def test_pairs_for_a_target_width_are_the_fewest_that_reach_it() -> None:
-    n = pairs_for_half_width(SD, 0.5)
+@pytest.mark.parametrize("gap", [0.0, 27.0, -3.0])
+def test_pairs_for_a_target_width_are_the_fewest_that_reach_it(gap: float) -> None:
+    mean = math.log1p(gap / 100)
+    n = pairs_for_half_width(SD, 0.5, mean)
     assert n is not None
-    width = lambda k: (math.exp(stats.t.ppf(0.975, k - 1) * SD / math.sqrt(k)) - 1) * 100  # noqa: E731
+
+    def width(k: int) -> float:
+        rng = np.random.default_rng(k)
+        logs = rng.normal(0, 1, k)
+        logs = mean + (logs - logs.mean()) / logs.std(ddof=1) * SD  # exactly this mean and spread
+        found = paired_gap(np.ones(k), np.exp(logs))
+        assert found is not None and found.half_width_pp is not None
+        return found.half_width_pp
+
     assert width(n) <= 0.5 < width(n - 1)
     assert pairs_for_half_width(None, 1.0) is None and pairs_for_half_width(0.0, 1.0) == 2
 
