@@ -5,46 +5,47 @@ PYTHON ?= /usr/bin/python3
 VENV := .venv
 BIN := $(VENV)/bin
 PLAYBOOK := $(BIN)/ansible-playbook
+LAB := $(BIN)/lab
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: bench verify images smoke aa calibrate latency test lint unit molecule perf lock clean-venv bootstrap
 
 bench: $(VENV)/.installed ## Run the default campaign end to end (provision .. report)
-	$(PLAYBOOK) bench.yml $(ARGS)
+	$(LAB) bench $(ARGS)
 
 verify: $(VENV)/.installed ## Bring every mode up and check equivalence; record no timings
-	$(PLAYBOOK) bench.yml -e lab_verify_only=true $(ARGS)
+	$(LAB) verify $(ARGS)
 
 images: $(VENV)/.installed ## Wheelhouse -> base image -> service image, each skipped when current
 	$(PLAYBOOK) playbooks/provision.yml playbooks/build.yml
 
 smoke: $(VENV)/.installed ## One short round over every mode
-	$(PLAYBOOK) bench.yml -e lab_profile=smoke $(ARGS)
+	$(LAB) bench --profile smoke $(ARGS)
 
 aa: $(VENV)/.installed ## A/A control: two identical native deployments, the gap must be 0 within its CI
-	$(PLAYBOOK) bench.yml -e lab_profile=aa $(ARGS)
+	$(LAB) bench --profile aa $(ARGS)
 
 calibrate: $(VENV)/.installed ## Known-effect control: native with ~3% and ~1% of injected busy work
-	$(PLAYBOOK) bench.yml -e lab_profile=calibrate $(ARGS)
+	$(LAB) bench --profile calibrate $(ARGS)
 
 latency: $(VENV)/.installed ## Latency at a fixed offered load below capacity, every mode at once
-	$(PLAYBOOK) bench.yml -e lab_profile=latency $(ARGS)
+	$(LAB) bench --profile latency $(ARGS)
 
 test: $(VENV)/.installed lint ## Every test: lint, the lab brought up from nothing, pytest (units, playbooks, Molecule)
-	$(PLAYBOOK) bench.yml -e lab_verify_only=true
+	$(LAB) verify
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy service/app service/labdata analysis
+	$(BIN)/mypy service/app service/labdata analysis labcli
 	$(BIN)/yamllint --strict .
 	$(BIN)/ansible-lint --offline
 	$(PLAYBOOK) --syntax-check bench.yml
 
 unit: $(VENV)/.installed ## The fast tests only (service against nx-27017, report, the run plugin, the CI method)
-	$(BIN)/pytest service/tests analysis/tests tests/unit
+	$(BIN)/pytest service/tests analysis/tests labcli/tests tests/unit
 
 molecule: $(VENV)/.installed
 	$(BIN)/molecule test
@@ -55,10 +56,11 @@ perf: $(VENV)/.installed ## Report speed and memory on a synthetic campaign of >
 bootstrap:
 	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv python3-pip; }
 
-$(VENV)/.installed: requirements.txt | bootstrap
+$(VENV)/.installed: requirements.txt pyproject.toml | bootstrap
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet --no-deps --editable .  # the `lab` command, on the venv's PATH
 	touch $@
 
 lock: ## Re-pin requirements.txt files from the .in files

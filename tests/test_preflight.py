@@ -63,6 +63,7 @@ BAD_PROFILE = {
             {"lab_mode_catalog": {"native": {"kind": "native", "port": 8101, "busy_loops": "lots"}}, "lab_modes": ["native"]},
             "busy_loops (optional) a whole number 0-10000000",
         ),
+        ({"lab_service_hash_seed": "-1"}, "lab_service_hash_seed is '-1': a whole number 0-4294967295 (PYTHONHASHSEED), or random."),
     ],
     ids=lambda v: next(iter(v)) if isinstance(v, dict) else None,
 )

@@ -1,0 +1,1 @@
+"""The `lab` command: campaigns through ansible-runner, and the results at a glance."""

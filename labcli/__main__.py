@@ -1,0 +1,5 @@
+import sys
+
+from labcli.cli import main
+
+sys.exit(main())

@@ -1,0 +1,119 @@
+"""`lab bench` and `lab status` on this machine: a smoke campaign through ansible-runner, a failing
+one, and one interrupted then resumed. Asserts on runner artifacts and exit codes, not on Ansible's
+stdout."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from labrun import ROOT
+
+LAB = Path(sys.executable).with_name("lab")
+
+
+def lab(*args: str, timeout: int = 900) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(LAB), *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+
+
+def events(folder: Path) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted((folder / "job_events").glob("*.json"))]
+
+
+def facts(folder: Path, name: str) -> list[dict]:
+    found = []
+    for event in events(folder):
+        res = (event.get("event_data") or {}).get("res") or {}
+        if event.get("event") == "runner_on_ok" and name in (res.get("ansible_facts") or {}):
+            found.append(res["ansible_facts"][name])
+    return found
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("results")
+
+
+@pytest.fixture(scope="module")
+def smoke(results: Path) -> subprocess.CompletedProcess[str]:
+    return lab("bench", "--profile", "smoke_concurrent", "--results", str(results), "--campaign", "cli-smoke", "--plain")
+
+
+def test_lab_is_installed_on_the_venvs_path() -> None:
+    assert LAB.exists(), "make's venv installs the project (pip install --editable .)"
+
+
+def test_a_smoke_campaign_through_lab_bench(smoke: subprocess.CompletedProcess[str], results: Path) -> None:
+    assert smoke.returncode == 0, smoke.stdout[-3000:] + smoke.stderr[-2000:]
+    assert "FAILED - RETRYING" not in smoke.stdout
+    lines = smoke.stdout.strip().splitlines()
+    assert sum(1 for line in lines if line.startswith("  round ")) == 2, "one line per finished round"
+    assert "costlier" in smoke.stdout or "cheaper" in smoke.stdout or "no difference" in smoke.stdout
+    assert lines[-1] == f"fleet report: {results / 'cli-smoke' / 'report' / 'report.html'}"
+    artifacts = results / "cli-smoke" / "ansible" / "cli-smoke"
+    assert (artifacts / "status").read_text() == "successful" and (artifacts / "rc").read_text() == "0"
+    assert "FAILED - RETRYING" in (artifacts / "stdout").read_text(), "the full log keeps what the progress hides"
+    records = facts(artifacts, "__lab_record")
+    assert [r["round"] for r in records] == [1, 2] and all(r["status"] == "ok" for r in records)
+    assert facts(artifacts, "__lab_plan_summary")[0]["primary_metric"] == "cpu_us_per_request"
+    lab_file = json.loads((results / "cli-smoke" / "lab.json").read_text())
+    assert lab_file["rc"] == 0 and lab_file["status"] == "successful"
+
+
+def test_status_shows_the_complete_campaign(smoke: subprocess.CompletedProcess[str], results: Path) -> None:
+    status = lab("status", "--results", str(results))
+    assert status.returncode == 0
+    row = next(line for line in status.stdout.splitlines() if line.startswith("cli-smoke"))
+    assert "smoke_concurrent" in row and "2/0/0" in row and " complete " in row and "cpu_us_per_request: docker" in row
+
+
+def test_a_failing_campaign_names_host_task_and_message(results: Path) -> None:
+    failed = lab("bench", "--profile", "no_such_profile", "--results", str(results), "--campaign", "cli-bad", "--plain")
+    assert failed.returncode != 0
+    paragraph = next(line for line in failed.stdout.splitlines() if line.startswith("failed on "))
+    assert "failed on localhost, play '" in paragraph and "no_such_profile" in paragraph
+    assert f"full log: {results / 'cli-bad' / 'ansible' / 'cli-bad' / 'stdout'}" in failed.stdout
+    assert (results / "cli-bad" / "ansible" / "cli-bad" / "status").read_text() == "failed"
+
+
+def test_an_interrupted_campaign_is_listed_with_its_resume_command_and_resumes(results: Path) -> None:
+    argv = [
+        str(LAB),
+        "bench",
+        "--profile",
+        "smoke_concurrent",
+        "--rounds",
+        "3",
+        "--results",
+        str(results),
+        "--campaign",
+        "cli-int",
+        "--plain",
+    ]
+    proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    first = results / "cli-int" / "localhost" / "runs" / "001_concurrent_r1" / "run.json"
+    deadline = time.monotonic() + 600
+    while not first.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert first.exists(), "the first round never finished"
+    os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C on a terminal
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode != 0
+    assert "resume with: lab bench --resume cli-int" in out
+    status = lab("status", "--results", str(results))
+    row = next(line for line in status.stdout.splitlines() if line.startswith("cli-int"))
+    assert " interrupted " in row
+    assert "cli-int: lab bench --resume cli-int" in status.stdout
+
+    resumed = lab("bench", "--resume", "cli-int", "--results", str(results), "--plain")
+    assert resumed.returncode == 0, resumed.stdout[-3000:]
+    assert (results / "cli-int" / "ansible" / "cli-int.2" / "status").read_text() == "successful"
+    runs = sorted(p.name for p in (results / "cli-int" / "localhost" / "runs").iterdir() if (p / "run.json").exists())
+    assert len(runs) == 3 and runs[0] == "001_concurrent_r1", "the first round is kept, the others are run"
+    row = next(line for line in lab("status", "--results", str(results)).stdout.splitlines() if line.startswith("cli-int"))
+    assert " complete " in row and "3/0/0" in row
