@@ -14,6 +14,7 @@ from lab_run import (
     lab_round_order,
     lab_sequential_record,
     lab_sha256,
+    lab_started_record,
     lab_targets,
 )
 
@@ -85,6 +86,11 @@ def test_the_k6_command_carries_the_targets_in_position_order_and_segments() -> 
     config = json.loads(argv[-2].removeprefix("LAB_K6_CONFIG="))
     assert [t["mode"] for t in config["targets"]] == ["docker", "native"] and config["vus"] == 8
     assert argv[-1] == "/l/lab.js" and "json=/s/k6.json.gz" in argv
+    assert argv[argv.index("--address") + 1] == "", "no REST API listening during a run"
+    assert "/usr/bin/env" not in argv
+    shown = lab_k6_argv(lab_targets(["docker"], urls), profile, "/s", {}, k6 | {"dashboard": True})
+    env = shown[shown.index("/usr/bin/env") : shown.index("/usr/bin/time")]
+    assert env == ["/usr/bin/env", "K6_WEB_DASHBOARD=true", "K6_WEB_DASHBOARD_PORT=-1", "K6_WEB_DASHBOARD_EXPORT=/s/dashboard.html"]
     assert config["jitter_s"] == 0.0
     open_model = profile | {"executor": "constant-arrival-rate", "rate": 100}
     jittered = lab_k6_argv(lab_targets(["docker", "native"], urls), open_model, "/s", {}, k6)
@@ -291,3 +297,35 @@ def test_each_mode_is_found_by_its_pidfile_or_its_container() -> None:
     assert found == {"native": {"pidfile": "/d/service-native.pid"}, "docker": {"pid": 42, "listener": 8201}, "docker_host": {"pid": 43}}
     with pytest.raises(AnsibleFilterError, match="container lab-docker of mode docker is not running"):
         lab_cgroup_modes(["docker"], catalog, "/d", [{"item": "docker", "container": {"State": {"Pid": 0}}}])
+
+
+def test_an_open_model_run_that_could_not_offer_its_rate_fails_with_both_rates(tmp_path: Path) -> None:
+    write_round(tmp_path, {"native": (100, 400.0), "docker": (100, 400.0)})
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    summary["metrics"]["dropped_iterations{phase:measure}"] = {"values": {"count": 350, "rate": 35.0}}
+    (tmp_path / "summary.json").write_text(json.dumps(summary))
+    run = RUN | {"modes": ["native", "docker"], "rate": 120}
+    record = lab_concurrent_record(str(tmp_path), run, observed_for(["native", "docker"], rc=99))
+    assert record["status"] == "failed"
+    assert "350 measured iterations dropped: the load generators could not offer 240 requests/s, achieved 200.0/s" in record["error"]
+    assert "error rate" not in record["error"], "no request failed: the error rate is not the reason"
+    assert record["segments"][0]["dropped_iterations"] == 350
+
+
+def test_a_run_is_recorded_as_started_and_the_report_names_it_if_it_never_ends(tmp_path: Path) -> None:
+    from analysis.load import _runs
+
+    facts = RUN | {"measure_duration_s": 6, "warmup_duration_s": 3}
+    concurrent = lab_started_record({"round": 4, "order": 9, "started_at": "t", "modes": ["native", "docker"]}, facts, "concurrent")
+    assert concurrent["status"] == "running" and concurrent["design"] == "concurrent" and concurrent["per_mode"] == {}
+    sequential = lab_started_record({"round": 2, "order": 3, "started_at": "t", "mode": "docker"}, facts, "sequential")
+    assert sequential["mode"] == "docker" and "design" not in sequential
+    for name, record in (("009_concurrent_r4", concurrent), ("003_docker_r2", sequential)):
+        write_meta(tmp_path, name, record)
+    runs = {run.name: run for run in _runs(tmp_path / "runs", ["native", "docker"])}
+    assert all(run.meta["status"] == "running" and run.problem is None for run in runs.values()), "read as recorded"
+    from analysis import contract
+
+    for run in runs.values():
+        keys = contract.CONCURRENT_KEYS if run.concurrent else contract.SEQUENTIAL_KEYS
+        assert all(key in run.meta for key in keys), "the report can read it (and leaves it out: status running)"

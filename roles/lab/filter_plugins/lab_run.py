@@ -59,7 +59,8 @@ def lab_k6_argv(
 
     targets: [{mode, url}] (mode None: a sequential run, one target untagged by the script).
     tags: --tag pairs in order. k6: {bin, script, start_barrier, start_at, cpuset, time_format,
-    segment: [i, n]}.
+    segment: [i, n], dashboard (optional: k6's web dashboard exported to dashboard.html, its HTTP
+    server off)}.
     """
     if not targets:
         raise AnsibleFilterError("lab_k6_argv: no target to load")
@@ -91,8 +92,12 @@ def lab_k6_argv(
             f"segment={index + 1}/{count}",
         ]
     argv = ["/usr/bin/python3", k6["start_barrier"], f"{float(k6['start_at']):.6f}", f"{scratch}/started.json"]
+    if k6.get("dashboard"):
+        exported = f"{scratch}/dashboard.html"
+        argv += ["/usr/bin/env", "K6_WEB_DASHBOARD=true", "K6_WEB_DASHBOARD_PORT=-1", f"K6_WEB_DASHBOARD_EXPORT={exported}"]
     argv += ["/usr/bin/time", "-f", k6["time_format"], "-o", f"{scratch}/time.json"]
-    argv += ["/usr/bin/taskset", "-c", str(k6["cpuset"]), str(k6["bin"]), "run", "--quiet", "--no-usage-report"]
+    # --address '': no REST API (k6 1.x listens on localhost:6565 unless told not to).
+    argv += ["/usr/bin/taskset", "-c", str(k6["cpuset"]), str(k6["bin"]), "run", "--quiet", "--no-usage-report", "--address", ""]
     for key, value in tags.items():
         argv += ["--tag", f"{key}={value}"]
     argv += segment
@@ -123,6 +128,14 @@ def _measured_failures(summary: dict[str, Any] | None) -> tuple[int | None, int 
     return None, None
 
 
+def _dropped_iterations(summary: dict[str, Any] | None) -> int | None:
+    """Measured iterations an open-model k6 could not start (dropped_iterations{phase:measure}); None when not counted."""
+    for name, metric in ((summary or {}).get("metrics") or {}).items():
+        if name.startswith("dropped_iterations{phase:measure}"):
+            return int((metric.get("values") or {}).get("count") or 0)
+    return None
+
+
 def _segment(
     run_dir: Path, suffix: str, job: dict[str, Any], loadgen: str, label: str, offset_s: float = 0.0
 ) -> tuple[dict[str, Any], list[str]]:
@@ -148,6 +161,7 @@ def _segment(
         "k6_max_rss_kb": None if usage is None else usage.get("max_rss_kb"),
         "failed_requests": failed,
         "measured_requests": measured,
+        "dropped_iterations": _dropped_iterations(summary),
         # This host's clock at exec, and the same moment on the control node's clock.
         "started_epoch": epoch,
         "started_epoch_control": None if epoch is None else round(float(epoch) - offset_s, 6),
@@ -164,11 +178,28 @@ def _segments(folder: Path, run: dict[str, Any], jobs: list[dict[str, Any]]) -> 
         segments.append(segment)
         if segment["k6_exit"] != 0:
             stderr = " ".join(str(job.get("stderr") or job.get("msg") or "").split())[:300]
-            why = f" (thresholds crossed: error rate above {run.get('max_error_rate', 0.01)})" if segment["k6_exit"] == 99 else ""
+            why = f" (thresholds crossed: {_crossed(run, segment, len(run['loadgens']))})" if segment["k6_exit"] == 99 else ""
             errors.append(f"k6 exited {segment['k6_exit']}{why}: {stderr}")
         elif problems:
             errors.append(f"k6 on {loadgen}: " + ", ".join(problems))
     return segments, errors
+
+
+def _crossed(run: dict[str, Any], segment: dict[str, Any], loadgens: int) -> str:
+    """Which of lab.js's thresholds a k6 that exited 99 crossed, with the numbers behind it."""
+    reasons = []
+    dropped = segment.get("dropped_iterations")
+    if dropped:
+        seconds = float(run.get("measure_duration_s") or 0)
+        offered = float(run.get("rate") or 0) * len(run.get("modes") or [run.get("mode")])
+        achieved = (segment.get("measured_requests") or 0) * loadgens / seconds if seconds else 0.0
+        reasons.append(
+            f"{dropped} measured iterations dropped: the load generators could not offer {offered:g} requests/s, achieved {achieved:.1f}/s"
+        )
+    failed, measured = segment.get("failed_requests"), segment.get("measured_requests")
+    if not reasons or (measured and failed is not None and failed / measured > float(run.get("max_error_rate", 0.01))):
+        reasons.append(f"error rate above {run.get('max_error_rate', 0.01)}")
+    return "; ".join(reasons)
 
 
 def _skew(segments: list[dict[str, Any]]) -> float | None:
@@ -199,6 +230,32 @@ def _record(run: dict[str, Any], errors: list[str], segments: list[dict[str, Any
         "segments": segments,
         "start_skew_s": _skew(segments),
     }
+
+
+STARTED_ERROR = "started but never recorded: the control node stopped during the run; resuming the campaign runs it again"
+
+
+def lab_started_record(run: dict[str, Any], facts: dict[str, Any], design: str) -> dict[str, Any]:
+    """The run.json a run has from its start (status running), replaced by its record at its end.
+
+    A control node killed in between leaves this behind: the report leaves the run out by name
+    (status running), `lab status` counts it as not done, and a resume runs it again.
+    """
+    record: dict[str, Any] = {
+        "campaign": facts["campaign"],
+        "target": facts["target"],
+        "profile": facts["profile"],
+        "round": int(run["round"]),
+        "order": int(run["order"]),
+        "status": "running",
+        "error": STARTED_ERROR,
+        "started_at": run["started_at"],
+        "measure_duration_s": int(facts["measure_duration_s"]),
+        "warmup_duration_s": int(facts["warmup_duration_s"]),
+    }
+    if design == contract.CONCURRENT:
+        return record | {"design": contract.CONCURRENT, "modes": list(run["modes"]), "per_mode": {}}
+    return record | {"mode": run["mode"]}
 
 
 def lab_sequential_record(run_dir: str, run: dict[str, Any], observed: dict[str, Any]) -> dict[str, Any]:
@@ -340,6 +397,7 @@ class FilterModule:
             "lab_round_order": lab_round_order,
             "lab_targets": lab_targets,
             "lab_k6_argv": lab_k6_argv,
+            "lab_started_record": lab_started_record,
             "lab_sequential_record": lab_sequential_record,
             "lab_concurrent_record": lab_concurrent_record,
             "lab_precision": lab_precision,
