@@ -119,9 +119,10 @@ def markdown(data: dict[str, Any]) -> str:
         lines.append(
             f"- **{target}**: {host.get('cpu_model')}, {host.get('cores')} cores, kernel {host.get('kernel')}, "
             f"Docker {facts['docker'].get('version')}; db host {facts['db_host']}; load generators "
-            f"{', '.join(facts['loadgens']) or '–'} ([report](../{target}/report/report.html))"
+            f"{', '.join(facts['loadgens']) or '–'} ([report]({data.get('links', {}).get(target, f'../{target}/report/report.html')}))"
         )
         lines += [f"  - warning: {w}" for w in facts["warnings"]]
+    lines += [f"- **{target}**: no report ({why})" for target, why in data.get("left_out", {}).items()]
     return "\n".join(lines) + "\n"
 
 

@@ -180,11 +180,27 @@ def _phase(tags: bytes) -> str | None:
     return "warmup" if b'"phase":"warmup"' in tags else None
 
 
-def _runs(folder: Path) -> Iterator[Run]:
+def _runs(folder: Path, modes: list[str]) -> Iterator[Run]:
     for run_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
-        if not RUN_NAME.match(run_dir.name):
+        match = RUN_NAME.match(run_dir.name)
+        if not match:
             continue
-        yield Run(name=run_dir.name, path=run_dir, meta=_read_json(run_dir / "run.json"))
+        try:
+            yield Run(name=run_dir.name, path=run_dir, meta=_read_json(run_dir / "run.json"))
+        except CampaignError as exc:
+            # A run cut short (control node killed between fetch and record, disk full): left out
+            # by name, never the campaign's end; a resume runs it again under a new number.
+            yield _unrecorded(run_dir, match, modes, str(exc))
+
+
+def _unrecorded(run_dir: Path, match: re.Match[str], modes: list[str], why: str) -> Run:
+    round_ = int(match.group("round"))
+    if match.group("mode") == contract.CONCURRENT:
+        meta: dict[str, Any] = {"design": contract.CONCURRENT, "modes": modes, "round": round_, "measure_duration_s": 0}
+    else:
+        meta = {"mode": match.group("mode"), "round": round_, "measure_duration_s": 0}
+    meta |= {"status": "unrecorded", "error": why}
+    return Run(name=run_dir.name, path=run_dir, meta=meta, problem=f"no usable run.json ({why}); resuming the campaign runs it again")
 
 
 def raw_file(run_dir: Path) -> Path | None:
@@ -239,7 +255,7 @@ def load_campaign(folder: Path) -> Campaign:
     runs_dir = folder / "runs"
     if not runs_dir.is_dir():
         raise CampaignError(f"{runs_dir}: missing (no runs)")
-    runs = list(_runs(runs_dir))
+    runs = list(_runs(runs_dir, list(manifest["modes"])))
     if not runs:
         raise CampaignError(f"{runs_dir}: no runs")
     to_read: dict[tuple[Path, ...], Run] = {}
@@ -250,6 +266,8 @@ def load_campaign(folder: Path) -> Campaign:
             raise CampaignError(f"{run.path / 'run.json'}: required keys missing: {', '.join(missing)}")
         raw = raw_files(run.path)
         expected = len(run.meta.get("segments") or []) or 1
+        if run.problem is not None:
+            continue
         if run.meta["status"] != "ok":
             run.problem = f"status {run.meta['status']}: {run.meta.get('error') or 'no reason recorded'}"
         elif not raw:

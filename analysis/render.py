@@ -2,18 +2,26 @@
 
 import base64
 import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from jinja2 import Environment, PackageLoader, select_autoescape  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from analysis.load import HISTOGRAM_EDGES_MS  # noqa: E402
 from analysis.model import Report  # noqa: E402
+from analysis.stats import AA_MODE, BUSY_CORE_WARNING, K6_CPU_WARNING, METRICS, gap_pct  # noqa: E402
+
+# Load generators started further apart than this are flagged in the health panel.
+SKEW_WARNING_S = 0.5
 
 MANIFEST_FACTS = (
     ("campaign_id", "campaign"),
@@ -28,7 +36,9 @@ MANIFEST_FACTS = (
 def gap_table(report: Report) -> pd.DataFrame:
     rows = [c.as_json() for c in report.comparisons]
     if not rows:
-        return pd.DataFrame(columns=["mode", "metric", "baseline_value", "value", "gap_pct", "ci95", "p_value", "n_pairs", "significant"])
+        return pd.DataFrame(
+            columns=["mode", "metric", "baseline_value", "value", "gap_pct", "ci95", "p_value", "n_pairs", "significant", "role", "q_value"]
+        )
     frame = pd.DataFrame(rows)
     frame["ci95"] = frame["ci95"].map(lambda ci: f"{ci[0]:.2f} – {ci[1]:.2f}" if ci else "–")
     return frame
@@ -90,7 +100,7 @@ def facts(report: Report) -> list[tuple[str, str]]:
     return found
 
 
-def markdown(report: Report) -> str:
+def markdown(report: Report, out: Path | None = None) -> str:
     lines = [f"# Campaign {report.campaign_id}", "", "## Verdict", ""]
     lines += [f"- {h}" for h in report.headlines()] or ["- no mode to compare with the baseline"]
     if report.floor:
@@ -100,6 +110,21 @@ def markdown(report: Report) -> str:
         "## Gap against native (positive = worse)",
         "",
         gap_table(report).to_markdown(index=False, floatfmt=".4g"),
+        "",
+        "## Health of every run",
+        "",
+        pd.DataFrame(
+            [
+                {
+                    "run": f"[{h['run']}]({h['href']})",
+                    "status": h["status"],
+                    "flags": "; ".join(h["flags"]) or "–",
+                    "CPU µs/request": h["cpu"],
+                    "why left out": h["problem"] or "–",
+                }
+                for h in health_rows(report, out)
+            ]
+        ).to_markdown(index=False),
         "",
         "## Modes (mean ± sd over ok runs)",
         "",
@@ -124,42 +149,211 @@ def _png(fig: Figure) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
-def plots(report: Report) -> list[tuple[str, str]]:
-    ok = report.runs[report.runs["status"] == "ok"]
-    figures = []
-    fig, ax = plt.subplots(figsize=(7, 3.2))
-    for mode, group in ok.groupby("mode"):
-        ax.plot(group["round"], group["throughput_rps"], marker="o", label=mode)
-    ax.set(xlabel="round", ylabel="requests/s", title="Throughput per round (drift shows here)")
-    ax.legend()
-    figures.append(("Throughput per round and mode", _png(fig)))
+@dataclass(frozen=True)
+class Plot:
+    """One embedded plot: its anchor, its caption, the alt text a screen reader says, the PNG."""
 
-    fig, ax = plt.subplots(figsize=(7, 3.2))
-    centres = (HISTOGRAM_EDGES_MS[:-1] * HISTOGRAM_EDGES_MS[1:]) ** 0.5
-    for mode, counts in sorted(report.histograms.items()):
-        if counts.sum():
-            ax.plot(centres, counts / counts.sum(), label=mode)
-    ax.set(xscale="log", xlabel="request duration (ms)", ylabel="share of requests", title="Latency distribution (measured windows)")
-    ax.legend()
-    figures.append(("Latency distribution per mode", _png(fig)))
+    id: str
+    title: str
+    alt: str
+    src: str
 
-    metric = report.primary_metric
-    gaps = report.primary()
-    fig, ax = plt.subplots(figsize=(7, 0.6 + 0.6 * max(len(gaps), 1)))
-    for i, c in enumerate(gaps):
-        lo, hi = c.ci95 if c.ci95 else (c.gap_pct, c.gap_pct)
-        ax.errorbar(c.gap_pct, i, xerr=[[max(c.gap_pct - lo, 0)], [max(hi - c.gap_pct, 0)]], fmt="o", capsize=4)
-    if metric in report.floor:
-        ax.axvspan(-report.floor[metric], report.floor[metric], color="grey", alpha=0.2, label="A/A noise floor")
-        ax.legend()
+
+def forest_rows(report: Report) -> list[dict[str, Any]]:
+    """gap.json's comparisons in plotting order: the primary metric first, then by metric and mode."""
+    rows = [c.as_json() for c in report.comparisons]
+    order = {m: i for i, m in enumerate([report.primary_metric, *METRICS])}
+    return sorted(rows, key=lambda r: (order.get(r["metric"], len(order)), r["mode"]))
+
+
+def forest_figure(report: Report) -> Figure:
+    """Every mode x metric gap against the baseline with its 95% CI (gap.json's numbers), the zero
+    line, the A/A noise band per metric; filled = significant, hollow = not."""
+    rows = forest_rows(report)
+    fig, ax = plt.subplots(figsize=(9, 0.9 + 0.36 * max(len(rows), 1)))
+    ys = list(range(len(rows)))[::-1]
+    for y, row in zip(ys, rows, strict=True):
+        floor = report.floor.get(row["metric"])
+        if floor is not None and row["mode"] != AA_MODE:
+            ax.fill_betweenx([y - 0.4, y + 0.4], -floor, floor, color="0.85", zorder=0)
+        color = "C0" if row["role"] == "primary" else "C7"
+        if row["ci95"]:
+            ax.hlines(y, row["ci95"][0], row["ci95"][1], color=color, linewidth=2, zorder=2)
+        ax.plot([row["gap_pct"]], [y], "o", color=color, markerfacecolor=color if row["significant"] else "white", markersize=7, zorder=3)
     ax.axvline(0, color="black", linewidth=0.8)
-    ax.set_yticks(range(len(gaps)), [c.mode for c in gaps])
-    ax.set(xlabel=f"{metric} gap vs {report.baseline}, % (positive = worse), 95% CI", title="Gap with its confidence interval")
-    figures.append((f"{metric} gap with 95% CI", _png(fig)))
-    return figures
+    ax.set_yticks(ys, [f"{r['mode']} · {r['metric']}" + (" (primary)" if r["role"] == "primary" else "") for r in rows])
+    ax.set(xlabel=f"gap vs {report.baseline}, % (positive = worse); 95% CI; filled = significant; grey = A/A noise")
+    ax.grid(axis="x", color="0.9")
+    return fig
 
 
-def html(report: Report) -> str:
+def paired_rounds_figure(report: Report) -> Figure:
+    """Each round's gap on the primary metric, one line per mode, and each mode's overall gap (dashed)."""
+    metric, baseline = report.primary_metric, report.baseline
+    ok = report.runs[report.runs["status"] == "ok"]
+    wide = ok.pivot_table(index="round", columns="mode", values=metric, aggfunc="mean")
+    fig, ax = plt.subplots(figsize=(9, 3.2))
+    for i, c in enumerate(report.primary()):
+        if baseline not in wide or c.mode not in wide:
+            continue
+        pairs = wide[[baseline, c.mode]].dropna()
+        ax.plot(pairs.index, gap_pct(metric, pairs[baseline], pairs[c.mode]), marker="o", markersize=3, color=f"C{i}", label=c.mode)
+        ax.axhline(c.gap_pct, color=f"C{i}", linestyle="--", linewidth=1)
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set(xlabel="round", ylabel=f"{metric} gap, %", title=f"Paired gap per round vs {baseline} (dashed: the campaign's estimate)")
+    if ax.lines:
+        ax.legend(fontsize="small")
+    return fig
+
+
+def cdf_points(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The latency CDF of one mode's histogram: upper bin edges (ms) and the share at or below each."""
+    edges = np.asarray(HISTOGRAM_EDGES_MS)
+    share = np.cumsum(counts) / counts.sum()
+    return edges[1:], share
+
+
+def quantile_ms(counts: np.ndarray, q: float) -> float:
+    """The q-quantile of a histogram, interpolated on a log scale within its bin."""
+    edges = np.log(np.asarray(HISTOGRAM_EDGES_MS))
+    cum = np.concatenate([[0.0], np.cumsum(counts) / counts.sum()])
+    return float(np.exp(np.interp(q, cum, edges)))
+
+
+def latency_figure(report: Report) -> Figure:
+    """Latency CDFs per mode on an axis fitted to the data, p50/p95/p99 marked."""
+    fig, ax = plt.subplots(figsize=(9, 3.4))
+    found = {m: c for m, c in sorted(report.histograms.items()) if np.sum(c)}
+    lows, highs = [], []
+    for i, (mode, counts) in enumerate(found.items()):
+        x, y = cdf_points(np.asarray(counts, dtype=float))
+        ax.step(x, y, where="post", color=f"C{i}", label=mode)
+        marks = [quantile_ms(np.asarray(counts, dtype=float), q) for q in (0.5, 0.95, 0.99)]
+        ax.plot(marks, [0.5, 0.95, 0.99], "o", color=f"C{i}", markersize=4)
+        lows.append(quantile_ms(np.asarray(counts, dtype=float), 0.001))
+        highs.append(quantile_ms(np.asarray(counts, dtype=float), 0.999))
+    if found:
+        low, high = min(lows) / 1.2, max(highs) * 1.2
+        if high / low > 20:
+            ax.set_xscale("log")
+        ax.set_xlim(low, high)
+        ax.legend(fontsize="small")
+    for q in (0.5, 0.95, 0.99):
+        ax.axhline(q, color="0.8", linewidth=0.6)
+    ax.set(xlabel="request duration, ms (measured windows)", ylabel="share of requests ≤ x", title="Latency CDF (dots: p50, p95, p99)")
+    return fig
+
+
+def series_figure(report: Report) -> Figure | None:
+    """Requests/s and p95 per second within every concurrent round, one colour per mode, rounds
+    overlaid, the warm-up shaded: a warm-up too short or a stalled round stands out. None
+    without concurrent rounds (sequential runs keep no per-second data)."""
+    rounds = [run for run in report.campaign.runs if run.problem is None and run.windows]
+    if not rounds:
+        return None
+    modes = sorted({m for run in rounds for m in run.windows or {}})
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 4.6), sharex=True)
+    warmups = []
+    for run in rounds:
+        for mode, window in (run.windows or {}).items():
+            color = f"C{modes.index(mode)}"
+            seconds = np.arange(len(window.per_second_requests)) + 0.5
+            top.plot(seconds, window.per_second_requests, color=color, alpha=0.35, linewidth=0.8)
+            p95 = np.array([np.nan if v is None else v for v in window.per_second_p95_ms], dtype=float)
+            bottom.plot(np.arange(len(p95)) + 0.5, p95, color=color, alpha=0.35, linewidth=0.8)
+            warmups.append(window.measure_from_s)
+    for ax in (top, bottom):
+        ax.axvspan(0, float(np.median(warmups)), color="0.9", zorder=0)
+    for i, mode in enumerate(modes):
+        top.plot([], [], color=f"C{i}", label=mode)
+    top.legend(fontsize="small", ncol=len(modes))
+    top.set(ylabel="requests/s", title=f"Within each of {len(rounds)} rounds (grey: warm-up)")
+    bottom.set(ylabel="p95, ms", xlabel="seconds since the round's first request")
+    return fig
+
+
+def plots(report: Report) -> list[Plot]:
+    metric = report.primary_metric
+    primary = ", ".join(f"{c.mode} {c.gap_pct:+.2f}% ({c.ci95[0]:.2f} to {c.ci95[1]:.2f})" for c in report.primary() if c.ci95)
+    latency = "; ".join(
+        f"{mode} p50 {quantile_ms(np.asarray(c, dtype=float), 0.5):.3g} ms, p99 {quantile_ms(np.asarray(c, dtype=float), 0.99):.3g} ms"
+        for mode, c in sorted(report.histograms.items())
+        if np.sum(c)
+    )
+    found = [
+        Plot(
+            "forest",
+            "Every gap against the baseline with its 95% CI",
+            f"Forest plot of {len(report.comparisons)} gaps against {report.baseline}; primary metric {metric}: {primary or 'none'}",
+            _png(forest_figure(report)),
+        ),
+        Plot(
+            "rounds",
+            f"Paired gap per round on {metric}",
+            f"Per-round gap on {metric} for each mode against {report.baseline}, with the campaign's estimate dashed",
+            _png(paired_rounds_figure(report)),
+        ),
+        Plot("latency", "Latency CDF per mode", f"Latency CDF per mode: {latency or 'no latency data'}", _png(latency_figure(report))),
+    ]
+    series = series_figure(report)
+    if series is not None:
+        found.append(
+            Plot(
+                "series",
+                "Requests per second and p95 within each round",
+                "Per-second requests and p95 latency of every mode in every round, the warm-up shaded",
+                _png(series),
+            )
+        )
+    return found
+
+
+def health_rows(report: Report, out: Path | None) -> list[dict[str, Any]]:
+    """One row per run: status, flags, CPU per request of each mode, why it was left out, its raw folder."""
+    runs = report.runs
+    saturating = (report.campaign.manifest.get("profile") or {}).get("executor", "constant-vus") == "constant-vus" and not float(
+        (report.campaign.manifest.get("profile") or {}).get("sleep_s") or 0
+    )
+    rows = []
+    for run in report.campaign.runs:
+        mine = runs[runs["run"] == run.name]
+        meta = run.meta
+        flags = []
+        busy = mine["service_core_busy"].dropna()
+        if saturating and not busy.empty and float(busy.iloc[0]) < BUSY_CORE_WARNING:
+            flags.append(f"service core {float(busy.iloc[0]):.0%} busy")
+        share = mine["k6_core_share"].dropna()
+        if not share.empty and float(share.iloc[0]) > K6_CPU_WARNING:
+            flags.append(f"k6 {float(share.iloc[0]):.0%} of its core")
+        if meta.get("recovered"):
+            flags.append("recovered before the run")
+        skew = meta.get("start_skew_s")
+        if isinstance(skew, int | float) and skew > SKEW_WARNING_S:
+            flags.append(f"load generators {skew:.2f} s apart")
+        dropped = sum(int(s.get("dropped_iterations") or 0) for s in meta.get("segments") or [] if isinstance(s, dict))
+        if dropped:
+            flags.append(f"{dropped} iterations dropped")
+        cpu = {r.mode: r.cpu_us_per_request for r in mine.itertuples() if pd.notna(r.cpu_us_per_request)}
+        rows.append(
+            {
+                "run": run.name,
+                "status": "ok" if run.problem is None else "left out",
+                "flags": flags,
+                "cpu": ", ".join(f"{m} {v:.1f}" for m, v in cpu.items()) or "–",
+                "problem": run.problem or "",
+                "href": _link(run.path, out),
+                "dashboard": _link(run.path / "dashboard.html", out) if (run.path / "dashboard.html").exists() else "",
+            }
+        )
+    return rows
+
+
+def _link(path: Path, out: Path | None) -> str:
+    return Path(os.path.relpath(path, out)).as_posix() if out else path.resolve().as_uri()
+
+
+def html(report: Report, out: Path | None = None) -> str:
+    """The report page; `out` (where it is written) makes the links to the raw run folders relative."""
     env = Environment(loader=PackageLoader("analysis", "templates"), autoescape=select_autoescape(["html"]))
     return env.get_template("report.html.j2").render(
         report=report,
@@ -169,6 +363,7 @@ def html(report: Report) -> str:
         runs=report.runs.drop(columns=["campaign"]).to_html(index=False, float_format="%.4g", border=0, na_rep="–"),
         facts=facts(report),
         plots=plots(report),
+        health=health_rows(report, out),
     )
 
 

@@ -82,15 +82,20 @@ def write(report: Report, out: Path) -> None:
         {
             "runs.csv": lambda: report.runs[RUN_COLUMNS].to_csv(index=False, float_format="%.6g"),
             "gap.json": lambda: json.dumps(report.gap_json(), indent=2) + "\n",
-            "report.md": lambda: render.markdown(report),
-            "report.html": lambda: render.html(report),
+            "report.md": lambda: render.markdown(report, out),
+            "report.html": lambda: render.html(report, out),
         },
     )
 
 
-def write_fleet(reports: dict[str, Report], out: Path) -> dict[str, Any]:
-    """fleet.json, fleet.md, runs.csv (every target's runs) and report.html into `out`."""
+def write_fleet(
+    reports: dict[str, Report], out: Path, pages: dict[str, Path] | None = None, left_out: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """fleet.json, fleet.md, runs.csv (every target's runs) and report.html into `out`; `pages`:
+    each target's report folder (linked relative to `out`), `left_out`: targets without a report, and why."""
     data = fleet.summary(reports)
+    data["links"] = {t: Path(os.path.relpath(folder / "report.html", out)).as_posix() for t, folder in (pages or {}).items()}
+    data["left_out"] = left_out or {}
     publish(
         out,
         {
@@ -118,27 +123,33 @@ def main(argv: list[str] | None = None) -> int:
     if targets == [args.campaign]:
         return _report_target(args.campaign, args.out or args.campaign / "report", prefix="")
     reports: dict[str, Report] = {}
+    left_out: dict[str, str] = {}
     for folder in targets:
         try:
             reports[folder.name] = build(folder)
         except CampaignError as exc:
+            # One unreadable target fails its own report only; the others and the fleet go on.
             print(f"report: {exc}", file=sys.stderr)
-    if len(reports) < len(targets):
+            left_out[folder.name] = str(exc)
+    if not reports:
         return 2
+    pages = {name: (args.out / name) if args.out else args.campaign / name / "report" for name in reports}
     for name, report in reports.items():
         try:
-            _print(report, (args.out / name) if args.out else args.campaign / name / "report", prefix=f"[{name}] ")
+            _print(report, pages[name], prefix=f"[{name}] ")
         except OutputError as exc:
             print(f"report: {exc}", file=sys.stderr)
             return 2
     out = args.out or args.campaign / "report"
     try:
-        data = write_fleet(reports, out)
+        data = write_fleet(reports, out, pages, left_out)
     except OutputError as exc:
         print(f"report: {exc}", file=sys.stderr)
         return 2
     for line in data["headlines"]:
         print(line)
+    for name, why in left_out.items():
+        print(f"fleet: target {name} left out: {why}")
     print(f"fleet report: {out / 'report.html'}")
     return 0
 

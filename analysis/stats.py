@@ -151,6 +151,10 @@ class Comparison:
     half_width_pp: float | None = None
     mde_pct: float | None = None
     rounds_for_target: int | None = None
+    # primary (the verdict's metric, tested on its own) or secondary (false discovery rate
+    # controlled over every secondary comparison: q_value is the Benjamini-Hochberg adjusted p).
+    role: str = "primary"
+    q_value: float | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -163,6 +167,8 @@ class Comparison:
             "p_value": rounded(self.p_value, 6) if self.p_value is not None else None,
             "n_pairs": self.n_pairs,
             "significant": self.significant,
+            "role": self.role,
+            "q_value": rounded(self.q_value, 6) if self.q_value is not None else None,
             "ci_half_width_pp": rounded(self.half_width_pp),
             "mde_80_pct": rounded(self.mde_pct),
             f"rounds_for_{TARGET_HALF_WIDTH_PP:g}pp": self.rounds_for_target,
@@ -239,11 +245,27 @@ def gap_ci(metric: str, baseline: np.ndarray, mode: np.ndarray, paired: bool = T
     return (float(low), float(high)) if np.isfinite([low, high]).all() else None
 
 
-def comparisons(ok: pd.DataFrame, baseline: str = BASELINE) -> list[Comparison]:
-    """Every mode against the baseline on every metric."""
+def comparisons(ok: pd.DataFrame, baseline: str = BASELINE, primary: str | None = None) -> list[Comparison]:
+    """Every mode against the baseline on every metric; the secondary ones (not `primary`)
+    significant only at a false discovery rate of ALPHA over all of them."""
     modes = [mode for mode in ok["mode"].drop_duplicates() if mode != baseline]
-    found = (compare(ok, mode, metric, baseline) for mode in modes for metric in METRICS)
-    return [c for c in found if c is not None]
+    found = [c for c in (compare(ok, mode, metric, baseline) for mode in modes for metric in METRICS) if c is not None]
+    return control_fdr(found, primary) if primary else found
+
+
+def control_fdr(found: list[Comparison], primary: str) -> list[Comparison]:
+    """Benjamini-Hochberg over the secondary comparisons (scipy's false_discovery_control)."""
+    secondary = [c for c in found if c.metric != primary]
+    tested = [c for c in secondary if c.p_value is not None]
+    q_values = stats.false_discovery_control([c.p_value for c in tested], method="bh") if tested else []
+    for c, q in zip(tested, q_values, strict=True):
+        c.q_value = float(q)
+        c.significant = bool(c.significant and q < ALPHA)
+    for c in secondary:
+        c.role = "secondary"
+        if c.q_value is None:
+            c.significant = False
+    return found
 
 
 def noise_floor(found: list[Comparison]) -> dict[str, float]:

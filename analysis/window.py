@@ -69,6 +69,7 @@ class ModePoints:
 
     done_at: array[float] = field(default_factory=lambda: array("d"))  # every request's completion time
     durations_ms: array[float] = field(default_factory=lambda: array("d"))  # measured phase only
+    durations_at: array[float] = field(default_factory=lambda: array("d"))  # when each of those was recorded
     measured_requests: int = 0
     failed: float = 0.0
     failed_points: int = 0
@@ -88,6 +89,11 @@ class ModeWindow:
     error_rate: float
     latency_ms: dict[int, float]
     histogram: list[int] = field(default_factory=list)
+    # Per second of the round, from its first request: requests done (any phase) and the p95 of the
+    # measured ones (None where there were none); the measured phase starts at measure_from_s.
+    per_second_requests: list[int] = field(default_factory=list)
+    per_second_p95_ms: list[float | None] = field(default_factory=list)
+    measure_from_s: float = 0.0
 
     @property
     def cpu_us_per_request(self) -> float | None:
@@ -148,6 +154,7 @@ def read_mode_points(paths: Iterable[Path]) -> dict[str, ModePoints]:
                             points.last_measured = max(points.last_measured, at)
                     elif measured and metric == b"http_req_duration":
                         points.durations_ms.append(float(value))
+                        points.durations_at.append(epoch(stamp.decode()))
                     elif measured:
                         points.failed += float(value)
                         points.failed_points += 1
@@ -204,6 +211,7 @@ def windows(raw: Iterable[Path], samples_path: Path, modes: Iterable[str]) -> di
     if len(inside) < 2:
         raise WindowError(f"{samples_path}: {len(inside)} CPU sample(s) inside the measured window {lo:.3f}-{hi:.3f}; 2 are needed")
     (t0, cpu0), (t1, cpu1) = inside[0], inside[-1]
+    start = min(min(points[m].done_at) for m in wanted)
     result = {}
     for mode in wanted:
         if mode not in cpu0 or mode not in cpu1:
@@ -220,5 +228,28 @@ def windows(raw: Iterable[Path], samples_path: Path, modes: Iterable[str]) -> di
             error_rate=p.failed / p.failed_points if p.failed_points else 0.0,
             latency_ms=percentiles(p.durations_ms),
             histogram=histogram(p.durations_ms),
+            per_second_requests=_per_second_counts(p.done_at, start),
+            per_second_p95_ms=_per_second_p95(p.durations_at, p.durations_ms, start),
+            measure_from_s=p.first_measured - start,
         )
     return result
+
+
+def _per_second_counts(times: array[float], start: float) -> list[int]:
+    counts: list[int] = []
+    for t in times:
+        i = int(t - start)
+        if i >= len(counts):
+            counts.extend([0] * (i + 1 - len(counts)))
+        counts[i] += 1
+    return counts
+
+
+def _per_second_p95(times: array[float], values: array[float], start: float) -> list[float | None]:
+    buckets: list[list[float]] = []
+    for t, v in zip(times, values, strict=True):
+        i = int(t - start)
+        if i >= len(buckets):
+            buckets.extend([] for _ in range(i + 1 - len(buckets)))
+        buckets[i].append(v)
+    return [percentiles(array("d", b))[95] if len(b) >= 2 else (b[0] if b else None) for b in buckets]

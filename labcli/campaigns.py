@@ -75,7 +75,8 @@ def read(folder: Path) -> Campaign:
     for target, manifest in manifests:
         statuses = [(_json(run / "run.json") or {}).get("status") for run in sorted((target / "runs").glob("*/"))]
         ok += sum(1 for s in statuses if s == "ok")
-        failed += sum(1 for s in statuses if s != "ok")
+        # "running": started, not recorded yet (or never: the campaign stopped); neither ok nor failed.
+        failed += sum(1 for s in statuses if s not in ("ok", "running"))
         planned = None if planned is None else _planned(manifest, planned)
     finished = all(m.get("finished_at") for _, m in manifests)
     if _alive(lab):

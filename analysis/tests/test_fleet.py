@@ -132,9 +132,25 @@ def test_one_target_of_a_campaign_folder_is_read_as_that_target(tmp_path: Path) 
         load_campaign(two)
 
 
-def test_a_target_folder_that_cannot_be_read_fails_the_fleet_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_target_folder_that_cannot_be_read_fails_only_its_own_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     root = fleet_of(tmp_path, {"sut-a": "small", "sut-b": "small"})
     (root / "sut-b" / "manifest.json").write_text("{broken")
-    assert main([str(root)]) == 2
-    assert "sut-b/manifest.json:1: invalid JSON" in capsys.readouterr().err
-    assert not (root / "report").exists()
+    assert main([str(root)]) == 0
+    captured = capsys.readouterr()
+    assert "sut-b/manifest.json:1: invalid JSON" in captured.err
+    assert "fleet: target sut-b left out: " in captured.out
+    assert (root / "sut-a" / "report" / "report.html").exists() and not (root / "sut-b" / "report").exists()
+    data = json.loads((root / "report" / "fleet.json").read_text())
+    assert data["targets"] == ["sut-a"] and "invalid JSON" in data["left_out"]["sut-b"]
+    assert 'id="left-out-sut-b"' in (root / "report" / "report.html").read_text()
+    (root / "sut-a" / "manifest.json").write_text("{broken")
+    assert main([str(root)]) == 2, "no target readable: no report"
+
+
+def test_fleet_links_to_each_target_report_wherever_out_puts_them(tmp_path: Path) -> None:
+    root = fleet_of(tmp_path, {"sut-a": "small", "sut-b": "small"})
+    out = tmp_path / "elsewhere" / "reports"
+    assert main([str(root), "-o", str(out)]) == 0
+    html = (out / "report.html").read_text()
+    assert 'href="sut-a/report.html"' in html and (out / "sut-a" / "report.html").exists()
+    assert "[report](sut-b/report.html)" in (out / "fleet.md").read_text()

@@ -163,3 +163,51 @@ def test_every_run_unusable_exits_2(tmp_path: Path, capsys: pytest.CaptureFixtur
         build(campaign)
     assert main([str(campaign)]) == 2
     assert "no usable run" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("damage", ["missing", "truncated"])
+def test_a_run_without_a_usable_record_is_left_out_by_name(tmp_path: Path, damage: str) -> None:
+    campaign = copy("small", tmp_path)
+    ok_before = int((build(campaign).runs["status"] == "ok").sum())
+    record = campaign / "runs/008_docker_r3/run.json"
+    if damage == "missing":
+        record.unlink()
+    else:
+        record.write_text(record.read_text()[:40])
+    report = build(campaign)
+    row = report.runs.loc[report.runs["run"] == "008_docker_r3"]
+    assert row["status"].item() == "left_out" and row["mode"].item() == "docker" and row["round"].item() == 3
+    assert any(w.startswith("run 008_docker_r3 left out: no usable run.json") and "008_docker_r3/run.json" in w for w in report.warnings)
+    assert (report.runs["status"] == "ok").sum() == ok_before - 1
+
+
+def test_an_unrecorded_concurrent_round_keeps_its_modes_for_the_runs_table(tmp_path: Path) -> None:
+    from analysis.load import _runs
+
+    (tmp_path / "003_concurrent_r2").mkdir()
+    (run,) = _runs(tmp_path, ["native", "docker"])
+    assert run.concurrent and run.meta["modes"] == ["native", "docker"] and run.meta["round"] == 2
+    assert run.problem is not None and "003_concurrent_r2/run.json: missing" in run.problem
+
+
+def test_secondary_metrics_are_significant_only_at_a_controlled_false_discovery_rate() -> None:
+    from analysis.stats import Comparison, control_fdr
+
+    def comparison(metric: str, p: float | None) -> Comparison:
+        return Comparison("docker", metric, 1.0, 1.1, 10.0, (1.0, 19.0), p, 8, p is not None and p < 0.05)
+
+    found = [
+        comparison("cpu_us_per_request", 0.04),
+        comparison("throughput_rps", 0.04),
+        comparison("latency_p50_ms", 0.03),
+        comparison("latency_p95_ms", 0.5),
+        comparison("latency_p99_ms", None),
+    ]
+    control_fdr(found, "cpu_us_per_request")
+    primary, *secondary = found
+    assert primary.role == "primary" and primary.significant and primary.q_value is None, "the primary metric is tested alone"
+    assert [c.role for c in secondary] == ["secondary"] * 4
+    expected = stats.false_discovery_control([0.04, 0.03, 0.5], method="bh")
+    assert [c.q_value for c in secondary[:3]] == pytest.approx(list(expected))
+    assert [c.significant for c in secondary] == [False, False, False, False], "p = 0.03-0.04 among three tests is not a discovery"
+    assert found[1].as_json()["role"] == "secondary" and found[1].as_json()["q_value"] == pytest.approx(0.06)

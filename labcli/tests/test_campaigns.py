@@ -101,3 +101,9 @@ def test_unreadable_and_empty_campaigns_say_so_and_do_not_stop_the_list(tmp_path
 def test_no_results_folder_is_no_campaigns(tmp_path: Path) -> None:
     assert scan(tmp_path / "absent") == []
     assert table([]) == "no campaigns"
+
+
+def test_a_run_still_running_is_neither_ok_nor_failed(tmp_path: Path) -> None:
+    folder = campaign(tmp_path, "c8", finished=False, statuses=["ok", "running"], rounds=2)
+    c = read(folder)
+    assert (c.runs_ok, c.runs_failed, c.runs_left) == (1, 0, 3)

@@ -3,10 +3,14 @@
 usage: python -m labdata [--uri URI] [--database DB] [--collection C]
                          [--file EXPORT | --count N --seed S]
 
+The URI comes from LAB_MONGODB_URI when --uri is not given: a password in it then stays out
+of the process list (`ps` shows every argument).
+
 Prints one JSON line: {"changed": bool, "count": N, "sha256": "..."}. Exit 2 on bad input.
 """
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -20,7 +24,7 @@ from labdata.load import DatasetError, load, read_export, result_json
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m labdata", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--uri", default="mongodb://127.0.0.1:27017/?directConnection=true")
+    parser.add_argument("--uri", default=os.environ.get("LAB_MONGODB_URI") or "mongodb://127.0.0.1:27017/?directConnection=true")
     parser.add_argument("--database", default="sample_training")
     parser.add_argument("--collection", default="companies")
     source = parser.add_mutually_exclusive_group()

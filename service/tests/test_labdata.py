@@ -59,3 +59,12 @@ def test_malformed_export_names_file_and_line(tmp_path: Path, capsys: pytest.Cap
         read_export(bad)
     assert main(["--uri", "mongodb://127.0.0.1:9/?directConnection=true", "--file", str(bad)]) == 2
     assert f"{bad}:2:" in capsys.readouterr().err
+
+
+def test_the_uri_can_come_from_the_environment_and_its_password_is_not_printed(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("LAB_MONGODB_URI", "mongodb://lab:s3cret@127.0.0.1:9/?directConnection=true")
+    assert main(["--count", "1", "--timeout-ms", "200"]) == 1, "the database (from the environment) does not answer"
+    err = capsys.readouterr().err
+    assert "database at 127.0.0.1:9/?directConnection=true failed" in err and "s3cret" not in err
