@@ -63,7 +63,8 @@ BAD_PROFILE = {
             {"lab_mode_catalog": {"native": {"kind": "native", "port": 8101, "busy_loops": "lots"}}, "lab_modes": ["native"]},
             "busy_loops (optional) a whole number 0-10000000",
         ),
-        ({"lab_service_hash_seed": "-1"}, "lab_service_hash_seed is '-1': a whole number 0-4294967295 (PYTHONHASHSEED), or random."),
+        ({"lab_service_hash_seed": "-1"}, "lab_service_hash_seed is '-1': a whole number 0-4294967295 (PYTHONHASHSEED), or random"),
+        ({"lab_k6_dashboard": "maybe"}, "lab_k6_dashboard is 'maybe' (true|false)"),
     ],
     ids=lambda v: next(iter(v)) if isinstance(v, dict) else None,
 )
@@ -126,3 +127,41 @@ def test_parallel_targets_sharing_a_load_generator_are_refused(tmp_path: Path) -
     assert result.returncode != 0, output[-2000:]
     assert "lab_parallel_targets is true but these load generators serve more than one target: localhost" in output
     assert ansible_playbook(*args).returncode == 0
+
+
+TARGET_LOCK = Path("/var/lib/container-cost-lab/campaign.lock")
+
+
+def test_one_campaign_at_a_time_and_a_stale_lock_is_taken_over(tmp_path: Path) -> None:
+    import os
+    import signal
+    import socket
+    import subprocess
+
+    holder = subprocess.Popen(["bash", "-c", "exec -a ansible-playbook sleep 600"])
+    lock = tmp_path / ".lock"
+    lock.write_text(json.dumps({"campaign": "c-running", "controller": socket.gethostname(), "pid": holder.pid, "started_at": "t0"}))
+    settings = json.dumps({"lab_results_dir": str(tmp_path), "lab_campaign_id": "c-new"})
+    try:
+        refused = ansible_playbook("playbooks/lock.yml", "-e", settings)
+        assert refused.returncode != 0
+        text = " ".join(refused.stdout.split())
+        assert f"{lock} is held by campaign c-running (ansible-playbook pid {holder.pid} on {socket.gethostname()}, started t0)" in text
+        assert json.loads(lock.read_text())["campaign"] == "c-running", "the running campaign's lock is untouched"
+    finally:
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.wait()
+    try:
+        taken = ansible_playbook("playbooks/lock.yml", "-e", settings)
+        assert taken.returncode == 0, taken.stdout[-3000:]
+        assert "took over the stale lock of campaign c-running" in " ".join(taken.stdout.split())
+        ours = json.loads(lock.read_text())
+        assert ours["campaign"] == "c-new" and ours["pid"] != holder.pid
+        assert json.loads(TARGET_LOCK.read_text())["campaign"] == "c-new"
+        # Another ansible-playbook (this one is gone): its locks are stale, restore.yml gives them back.
+        restored = ansible_playbook("playbooks/restore.yml", "-e", settings)
+        assert restored.returncode == 0, restored.stdout[-3000:]
+        assert not lock.exists() and not TARGET_LOCK.exists()
+    finally:
+        lock.unlink(missing_ok=True)
+        TARGET_LOCK.unlink(missing_ok=True)
