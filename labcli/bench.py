@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
@@ -56,6 +56,20 @@ class BenchRequest:
         if self.verify_only:
             out["lab_verify_only"] = True
         return out
+
+    def recorded(self) -> dict[str, Any]:
+        """What a resume reuses when it is not told otherwise (lab.json)."""
+        return {"profile": self.profile, "modes": self.modes, "rounds": self.rounds, "extra": self.extra}
+
+    def resumed(self, recorded: dict[str, Any]) -> BenchRequest:
+        """This request with the recorded campaign's settings wherever this one gives none."""
+        return replace(
+            self,
+            profile=self.profile or recorded.get("profile"),
+            modes=self.modes or recorded.get("modes"),
+            rounds=self.rounds or recorded.get("rounds"),
+            extra=self.extra or list(recorded.get("extra") or []),
+        )
 
     def cmdline(self) -> str:
         """Passthrough `-e` values, after the options above (so they win, as on ansible-playbook)."""
@@ -133,6 +147,7 @@ def run(request: BenchRequest, out: TextIO = sys.stdout, tty: bool | None = None
             "profile": request.profile,
             "inventory": str(request.inventory),
             "argv": sys.argv,
+            "request": request.recorded(),
         },
     )
     progress = Progress()

@@ -129,6 +129,12 @@ def _headline(folder: Path, manifests: list[tuple[Path, dict[str, Any]]]) -> str
     return ""
 
 
+def recorded_request(folder: Path) -> dict[str, Any]:
+    """The options `lab bench` started this campaign with (lab.json), or {} for a campaign it did not start."""
+    request = (_json(folder / LAB_FILE) or {}).get("request")
+    return request if isinstance(request, dict) else {}
+
+
 def _resume(campaign: str, lab: dict[str, Any]) -> str:
     return f"lab bench --resume {campaign}" + (f" --inventory {lab['inventory']}" if lab.get("inventory") else "")
 

@@ -128,6 +128,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         verify_only=args.command == "verify",
         extra=args.extra_vars,
     )
+    if resume:
+        # Same profile, modes, rounds and -e values as the campaign's first start, unless given again.
+        request = request.resumed(campaigns.recorded_request(results / resume))
     return bench.run(request, tty=False if getattr(args, "plain", False) else None)
 
 

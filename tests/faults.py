@@ -113,8 +113,13 @@ class CampaignRun:
     def wait_for_measuring(self, mode: str, round_: int, timeout_s: float = 240) -> None:
         wait_until(lambda: self.k6_running(mode, round_), timeout_s, f"k6 measuring {mode} round {round_}")
 
-    def runs(self) -> dict[str, dict[str, object]]:
+    def records(self) -> dict[str, dict[str, object]]:
+        """Every run.json, those of runs still running (or cut short) included."""
         return {p.parent.name: json.loads(p.read_text()) for p in sorted(self.folder.glob("runs/*/run.json"))}
+
+    def runs(self) -> dict[str, dict[str, object]]:
+        """The runs that ended (a run's record says `running` from its start until then)."""
+        return {name: meta for name, meta in self.records().items() if meta.get("status") != "running"}
 
     def wait_for_run_json(self, mode: str, round_: int, timeout_s: float = 120) -> None:
         wait_until(

@@ -121,12 +121,15 @@ def test_interrupted_campaign_resumes_keeping_what_finished(tmp_path: Path) -> N
     run.interrupt()
     kept = run.runs()
     assert len(kept) == 1 and next(iter(kept.values()))["status"] == "ok"
+    cut = {name: meta for name, meta in run.records().items() if name not in kept}
+    assert [meta["status"] for meta in cut.values()] == ["running"], "the cut run is recorded as started, never finished"
     again = CampaignRun(tmp_path, "interrupted").start()
     rc, log = again.finish()
     assert rc == 0, log[-3000:]
     runs = again.runs()
     assert len(runs) == 4 and {m["status"] for m in runs.values()} == {"ok"}
     assert kept.items() <= runs.items()
+    assert {name: again.records()[name]["status"] for name in cut} == {name: "running" for name in cut}, "kept, not overwritten"
     assert "3 runs this time" in log
 
 

@@ -119,3 +119,15 @@ def test_the_recorded_environment_keeps_only_ansible_and_lab_variables(tmp_path:
     mask_secrets(tmp_path)
     kept = json.loads((tmp_path / "command").read_text())
     assert kept["env"] == {"ANSIBLE_CONFIG": "/p/ansible.cfg", "LAB_X": "1", "PATH": "/bin"} and kept["cwd"] == "/p"
+
+
+def test_a_resume_reuses_the_campaigns_own_options_unless_given_again() -> None:
+    first = BenchRequest(
+        project=PROJECT, results=Path("/r"), inventory=Path("/i"), campaign="c", profile="smoke_concurrent", rounds=3, extra=["lab_seed=2"]
+    )
+    again = BenchRequest(project=PROJECT, results=Path("/r"), inventory=Path("/i"), campaign="c", resume=True)
+    resumed = again.resumed(first.recorded())
+    assert (resumed.profile, resumed.rounds, resumed.extra, resumed.modes) == ("smoke_concurrent", 3, ["lab_seed=2"], None)
+    assert again.resumed({}).profile is None
+    told = BenchRequest(project=PROJECT, results=Path("/r"), inventory=Path("/i"), campaign="c", resume=True, rounds=5)
+    assert told.resumed(first.recorded()).rounds == 5
