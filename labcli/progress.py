@@ -128,12 +128,10 @@ class Progress:
             return f"{self.phase or 'starting'} · {since}"
         running = self.current.get("mode") or " ".join(self.current.get("modes") or [])
         eta = self.eta_s()
-        parts = [
-            self.phase,
-            self.counter(),
-            f"r{self.current.get('round', '?')} {running}".strip(),
-            _clock(self.elapsed_s()) + (f", ~{_clock(eta)} left" if eta is not None else ""),
-        ]
+        parts = [self.phase, self.counter()]
+        if self.current:
+            parts.append(f"now r{self.current.get('round', '?')} {running}".strip())
+        parts.append(_clock(self.elapsed_s()) + (f", ~{_clock(eta)} left" if eta is not None else ""))
         if self.last:
             parts.append(f"last: {self.last}")
         return " · ".join(parts) + self._widths_text()
