@@ -162,7 +162,8 @@ class Plot:
 def forest_rows(report: Report) -> list[dict[str, Any]]:
     """gap.json's comparisons in plotting order: the primary metric first, then by metric and mode."""
     rows = [c.as_json() for c in report.comparisons]
-    order = {m: i for i, m in enumerate([report.primary_metric, *METRICS])}
+    metrics = [report.primary_metric, *(m for m in METRICS if m != report.primary_metric)]
+    order = {m: i for i, m in enumerate(metrics)}
     return sorted(rows, key=lambda r: (order.get(r["metric"], len(order)), r["mode"]))
 
 

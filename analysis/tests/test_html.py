@@ -90,3 +90,16 @@ def test_the_first_screen_at_1280_px_shows_the_verdict_and_the_forest_plot(tmp_p
     # The forest plot (blue CI bars) is on the first screen: enough C0-blue pixels in it.
     blue = (abs(pixels[..., 0] - 0.12) < 0.08) & (abs(pixels[..., 1] - 0.47) < 0.08) & (abs(pixels[..., 2] - 0.71) < 0.08)
     assert blue.sum() > 200, "no forest plot in the first 800 px"
+
+
+def test_the_forest_plot_puts_the_primary_metric_on_top(tmp_path: Path) -> None:
+    from analysis.model import build
+    from analysis.render import forest_figure
+
+    campaign = tmp_path / "small"
+    shutil.copytree(DATA / "small", campaign)
+    manifest = json.loads((campaign / "manifest.json").read_text())
+    (campaign / "manifest.json").write_text(json.dumps(manifest | {"primary_metric": "latency_p95_ms"}))
+    (ax,) = forest_figure(build(campaign)).axes
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert "latency_p95_ms (primary)" in labels[0] and not any("(primary)" in label for label in labels[2:])
