@@ -41,7 +41,18 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def smoke(results: Path) -> subprocess.CompletedProcess[str]:
-    return lab("bench", "--profile", "smoke_concurrent", "--results", str(results), "--campaign", "cli-smoke", "--plain")
+    return lab(
+        "bench",
+        "--profile",
+        "smoke_concurrent",
+        "--results",
+        str(results),
+        "--campaign",
+        "cli-smoke",
+        "--plain",
+        "-e",
+        "lab_k6_dashboard=true",
+    )
 
 
 def test_lab_is_installed_on_the_venvs_path() -> None:
@@ -119,3 +130,18 @@ def test_an_interrupted_campaign_is_listed_with_its_resume_command_and_resumes(r
     assert {meta["status"] for name, meta in records.items() if name not in done} <= {"running"}, "a cut round stays as it was"
     row = next(line for line in lab("status", "--results", str(results)).stdout.splitlines() if line.startswith("cli-int"))
     assert " complete " in row and "3/0/0" in row
+
+
+def test_the_smoke_campaigns_report_opens_in_a_browser_with_every_section(
+    smoke: subprocess.CompletedProcess[str], results: Path, tmp_path: Path
+) -> None:
+    from analysis.tests.test_html import headless
+
+    page = results / "cli-smoke" / "localhost" / "report" / "report.html"
+    dom = headless("--dump-dom", page.as_uri(), profile=tmp_path / "chromium").stdout
+    for section in ("plot-forest", "plot-rounds", "plot-latency", "plot-series", "health-summary", "health-table", "gaps", "facts"):
+        assert f'id="{section}"' in dom, section
+    # k6's own dashboard (lab_k6_dashboard) is kept beside each round's raw output and linked.
+    for run in (results / "cli-smoke" / "localhost" / "runs").iterdir():
+        assert (run / "dashboard.html").stat().st_size > 10_000
+    assert dom.count(">k6 dashboard</a>") == 2
