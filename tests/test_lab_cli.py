@@ -63,7 +63,7 @@ def test_a_smoke_campaign_through_lab_bench(smoke: subprocess.CompletedProcess[s
     assert smoke.returncode == 0, smoke.stdout[-3000:] + smoke.stderr[-2000:]
     assert "FAILED - RETRYING" not in smoke.stdout
     lines = smoke.stdout.strip().splitlines()
-    assert sum(1 for line in lines if line.startswith("  round ")) == 2, "one line per finished round"
+    assert sum(1 for line in lines if line.startswith("  run ") and ": ok " in line) == 2, "one line per finished round ('run 1/2')"
     assert "costlier" in smoke.stdout or "cheaper" in smoke.stdout or "no difference" in smoke.stdout
     assert lines[-1] == f"fleet report: {results / 'cli-smoke' / 'report' / 'report.html'}"
     artifacts = results / "cli-smoke" / "ansible" / "cli-smoke"
