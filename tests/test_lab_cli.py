@@ -109,9 +109,16 @@ def test_an_interrupted_campaign_is_listed_with_its_resume_command_and_resumes(r
     proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     first = results / "cli-int" / "localhost" / "runs" / "001_concurrent_r1" / "run.json"
     deadline = time.monotonic() + 600
-    while not first.exists() and proc.poll() is None and time.monotonic() < deadline:
+
+    def finished() -> bool:  # run.json exists from the round's start (status running) until its record replaces it
+        try:
+            return bool(json.loads(first.read_text())["status"] == "ok")
+        except (OSError, ValueError, KeyError):
+            return False
+
+    while not finished() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert first.exists(), "the first round never finished"
+    assert finished(), "the first round never finished"
     os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C on a terminal
     out, _ = proc.communicate(timeout=120)
     assert proc.returncode != 0

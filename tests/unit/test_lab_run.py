@@ -90,7 +90,13 @@ def test_the_k6_command_carries_the_targets_in_position_order_and_segments() -> 
     assert "/usr/bin/env" not in argv
     shown = lab_k6_argv(lab_targets(["docker"], urls), profile, "/s", {}, k6 | {"dashboard": True})
     env = shown[shown.index("/usr/bin/env") : shown.index("/usr/bin/time")]
-    assert env == ["/usr/bin/env", "K6_WEB_DASHBOARD=true", "K6_WEB_DASHBOARD_PORT=-1", "K6_WEB_DASHBOARD_EXPORT=/s/dashboard.html"]
+    assert env == [
+        "/usr/bin/env",
+        "K6_WEB_DASHBOARD=true",
+        "K6_WEB_DASHBOARD_PORT=-1",
+        "K6_WEB_DASHBOARD_PERIOD=1s",
+        "K6_WEB_DASHBOARD_EXPORT=/s/dashboard.html",
+    ]
     assert config["jitter_s"] == 0.0
     open_model = profile | {"executor": "constant-arrival-rate", "rate": 100}
     jittered = lab_k6_argv(lab_targets(["docker", "native"], urls), open_model, "/s", {}, k6)

@@ -94,7 +94,9 @@ def lab_k6_argv(
     argv = ["/usr/bin/python3", k6["start_barrier"], f"{float(k6['start_at']):.6f}", f"{scratch}/started.json"]
     if k6.get("dashboard"):
         exported = f"{scratch}/dashboard.html"
-        argv += ["/usr/bin/env", "K6_WEB_DASHBOARD=true", "K6_WEB_DASHBOARD_PORT=-1", f"K6_WEB_DASHBOARD_EXPORT={exported}"]
+        # A 1 s period: k6 skips the report of a run shorter than a few periods (10 s by default).
+        argv += ["/usr/bin/env", "K6_WEB_DASHBOARD=true", "K6_WEB_DASHBOARD_PORT=-1", "K6_WEB_DASHBOARD_PERIOD=1s"]
+        argv += [f"K6_WEB_DASHBOARD_EXPORT={exported}"]
     argv += ["/usr/bin/time", "-f", k6["time_format"], "-o", f"{scratch}/time.json"]
     # --address '': no REST API (k6 1.x listens on localhost:6565 unless told not to).
     argv += ["/usr/bin/taskset", "-c", str(k6["cpuset"]), str(k6["bin"]), "run", "--quiet", "--no-usage-report", "--address", ""]
