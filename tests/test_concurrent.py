@@ -41,7 +41,8 @@ def test_each_round_loads_every_mode_at_once_over_one_cpu_window(rounds: tuple[P
         assert meta["design"] == "concurrent" and sorted(meta["modes"]) == MODES
         assert sorted(meta["per_mode"]) == MODES
         windows = {m["window_s"] for m in meta["per_mode"].values()}
-        assert len(windows) == 1 and 2.0 < windows.pop() <= 4.0, "every mode over the same window, inside the 4 s measured phase"
+        # The last measured requests end up to one latency after the 4 s phase (graceful stop): 4.0003 s seen.
+        assert len(windows) == 1 and 2.0 < windows.pop() <= 4.25, "every mode over the same window, about the 4 s measured phase"
         for mode in MODES:
             values = meta["per_mode"][mode]
             assert values["requests"] > 100 and 50 < values["cpu_us_per_request"] < 5000
