@@ -7,8 +7,10 @@
   lab verify   bring every mode up and check that they are equivalent; record no timings
 
 `ansible-playbook bench.yml` stays the lab's entry point for Ansible users; `lab bench` runs
-exactly that playbook with the same inventory and variables. Exit codes: 0 success, 1 the
-playbook failed (the failing host, task and message are printed), 2 bad input.
+exactly that playbook with the same inventory and variables. Exit codes: 0 success;
+ansible-playbook's own code when the playbook failed (the failing host, task and message are
+printed, with the log and the resume command); 130 when interrupted (Ctrl-C, SIGTERM: the
+targets are put back by playbooks/restore.yml); 2 for bad options.
 """
 
 from __future__ import annotations
@@ -65,7 +67,11 @@ def parser() -> argparse.ArgumentParser:
     _common(b)
     _campaign_options(b)
     which = b.add_mutually_exclusive_group()
-    which.add_argument("--resume", metavar="ID", help="resume campaign ID: the runs it has are kept, the missing ones run")
+    which.add_argument(
+        "--resume",
+        metavar="ID",
+        help="resume campaign ID: the runs it has are kept, the missing ones run; its profile, modes, rounds and -e values are reused unless given",
+    )
     which.add_argument("--campaign", metavar="ID", help="id of a new campaign (default: the UTC time)")
     b.add_argument("--plain", action="store_true", help="one line per finished run even on a terminal")
 
