@@ -70,7 +70,7 @@ def parser() -> argparse.ArgumentParser:
     which.add_argument(
         "--resume",
         metavar="ID",
-        help="resume campaign ID: the runs it has are kept, the missing ones run; its profile, modes, rounds and -e values are reused unless given",
+        help="resume campaign ID: its runs are kept, the missing ones run; its profile, modes, rounds and -e values reused unless given",
     )
     which.add_argument("--campaign", metavar="ID", help="id of a new campaign (default: the UTC time)")
     b.add_argument("--plain", action="store_true", help="one line per finished run even on a terminal")
