@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from labcli.campaigns import LAB_FILE
+from labcli.campaigns import LAB_FILE, read_json
 from labcli.progress import Progress
 
 # A password in a URI, as the lab masks it everywhere else (roles/lab/vars/main.yml).
@@ -277,11 +277,7 @@ def _files(folder: Path) -> Iterable[Path]:
 
 
 def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
+    return read_json(path) or {}
 
 
 def _write_json(path: Path, data: Mapping[str, Any]) -> None:

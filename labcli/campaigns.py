@@ -51,7 +51,7 @@ def scan(results: Path) -> list[Campaign]:
 
 
 def read(folder: Path) -> Campaign:
-    lab = _json(folder / LAB_FILE) or {}
+    lab = read_json(folder / LAB_FILE) or {}
     targets = sorted(p for p in folder.iterdir() if p.is_dir() and (p / "manifest.json").exists())
     if (folder / "manifest.json").exists():
         targets = [folder]
@@ -62,7 +62,7 @@ def read(folder: Path) -> Campaign:
         )
     manifests = []
     for target in targets:
-        manifest = _json(target / "manifest.json")
+        manifest = read_json(target / "manifest.json")
         if manifest is None:
             return Campaign(folder.name, "?", [], [], 0, 0, None, "unreadable", "", "", f"{target / 'manifest.json'}: not valid JSON")
         manifests.append((target, manifest))
@@ -73,7 +73,7 @@ def read(folder: Path) -> Campaign:
     ok = failed = 0
     planned: int | None = 0
     for target, manifest in manifests:
-        statuses = [(_json(run / "run.json") or {}).get("status") for run in sorted((target / "runs").glob("*/"))]
+        statuses = [(read_json(run / "run.json") or {}).get("status") for run in sorted((target / "runs").glob("*/"))]
         ok += sum(1 for s in statuses if s == "ok")
         # "running": started, not recorded yet (or never: the campaign stopped); neither ok nor failed.
         failed += sum(1 for s in statuses if s not in ("ok", "running"))
@@ -116,7 +116,7 @@ def _planned(manifest: dict[str, Any], so_far: int) -> int | None:
 def _headline(folder: Path, manifests: list[tuple[Path, dict[str, Any]]]) -> str:
     """Each mode's gap on the primary metric with its 95% CI, from the (first) target's gap.json; '' before the report."""
     for target, _ in manifests:
-        gap = _json(target / "report" / "gap.json") or {}
+        gap = read_json(target / "report" / "gap.json") or {}
         metric = gap.get("primary_metric")
         shown = [
             f"{c['mode']} {c['gap_pct']:+.2f}% [{c['ci95'][0]:.2f}, {c['ci95'][1]:.2f}]"
@@ -131,7 +131,7 @@ def _headline(folder: Path, manifests: list[tuple[Path, dict[str, Any]]]) -> str
 
 def recorded_request(folder: Path) -> dict[str, Any]:
     """The options `lab bench` started this campaign with (lab.json), or {} for a campaign it did not start."""
-    request = (_json(folder / LAB_FILE) or {}).get("request")
+    request = (read_json(folder / LAB_FILE) or {}).get("request")
     return request if isinstance(request, dict) else {}
 
 
@@ -153,7 +153,8 @@ def _alive(lab: dict[str, Any]) -> bool:
     return True
 
 
-def _json(path: Path) -> dict[str, Any] | None:
+def read_json(path: Path) -> dict[str, Any] | None:
+    """A JSON object from `path`, or None when it is missing, unreadable or not an object."""
     try:
         data = json.loads(path.read_text())
     except (OSError, ValueError):
