@@ -177,7 +177,7 @@ def warnings_for(campaign: Campaign, runs: pd.DataFrame, found: list[Comparison]
             f"k6 used more than {K6_CPU_WARNING:.0%} of its core in {len(busy)} run(s) ({', '.join(busy['run'])}): "
             "the load generator may be the bottleneck"
         )
-    saturating = profile.get("executor", "constant-vus") == "constant-vus" and not float(profile.get("sleep_s") or 0)
+    saturating = is_saturating(campaign)
     idle = ok.drop_duplicates("run")
     idle = idle[idle["service_core_busy"] < BUSY_CORE_WARNING]
     if saturating and not idle.empty:
@@ -213,6 +213,12 @@ def warnings_for(campaign: Campaign, runs: pd.DataFrame, found: list[Comparison]
     if profile.get("measure_s") and float(profile["measure_s"]) < shortest:
         notes.append(f"measured windows of {profile['measure_s']} s are short: fine for a smoke test, not for a verdict")
     return notes
+
+
+def is_saturating(campaign: Campaign) -> bool:
+    """A closed-model profile without sleep: the service core should be busy all the time."""
+    profile = campaign.manifest.get("profile") or {}
+    return bool(profile.get("executor", "constant-vus") == "constant-vus" and not float(profile.get("sleep_s") or 0))
 
 
 def manifest_design(campaign: Campaign) -> str:

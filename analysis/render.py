@@ -17,7 +17,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from analysis.load import HISTOGRAM_EDGES_MS  # noqa: E402
-from analysis.model import Report  # noqa: E402
+from analysis.model import Report, is_saturating  # noqa: E402
 from analysis.stats import AA_MODE, BUSY_CORE_WARNING, K6_CPU_WARNING, METRICS, gap_pct  # noqa: E402
 
 # Load generators started further apart than this are flagged in the health panel.
@@ -312,9 +312,7 @@ def plots(report: Report) -> list[Plot]:
 def health_rows(report: Report, out: Path | None) -> list[dict[str, Any]]:
     """One row per run: status, flags, CPU per request of each mode, why it was left out, its raw folder."""
     runs = report.runs
-    saturating = (report.campaign.manifest.get("profile") or {}).get("executor", "constant-vus") == "constant-vus" and not float(
-        (report.campaign.manifest.get("profile") or {}).get("sleep_s") or 0
-    )
+    saturating = is_saturating(report.campaign)
     rows = []
     for run in report.campaign.runs:
         mine = runs[runs["run"] == run.name]
