@@ -14,9 +14,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from analysis.load import CampaignError, load_campaign
+from analysis.report import OutputError, publish
 from analysis.stats import METRICS, gap_ci, gap_pct, runs_frame
 
 
@@ -44,20 +46,28 @@ def compare_frames(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:
             vb = b.loc[b["mode"] == mode, metric].dropna().to_numpy()
             if not len(va) or not len(vb):
                 continue
-            ci = gap_ci(metric, va, vb, paired=False)
+            # A change from or to 0 (a metric not measured in a campaign) is undefined: None.
+            defined = va.mean() > 0 and vb.mean() > 0
+            ci = gap_ci(metric, va, vb, paired=False) if defined else None
             rows.append(
                 {
                     "mode": mode,
                     "metric": metric,
                     "a": va.mean(),
                     "b": vb.mean(),
-                    "change_pct": gap_pct(metric, va.mean(), vb.mean()),
+                    "change_pct": gap_pct(metric, va.mean(), vb.mean()) if defined else None,
                     "ci95": [round(ci[0], 4), round(ci[1], 4)] if ci else None,
                     "runs_a": len(va),
                     "runs_b": len(vb),
                 }
             )
     return pd.DataFrame(rows)
+
+
+def _plain(value: Any) -> Any:
+    """A table cell for JSON: numpy scalars as Python numbers, NaN (not computed) as null."""
+    value = value.item() if isinstance(value, np.generic) else value
+    return None if isinstance(value, float) and not np.isfinite(value) else value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -84,20 +94,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"warning: compared with --force although they differ: {'; '.join(differ)}")
     print(f"A = {a.manifest['campaign_id']}, B = {b.manifest['campaign_id']}; change = B vs A, positive = B is worse")
     print(table.to_markdown(index=False, floatfmt=".4g") if not table.empty else "no mode in common")
+    undefined = table[table["change_pct"].isna()] if not table.empty else table
+    for row in undefined.itertuples():
+        print(f"warning: {row.metric} of {row.mode}: no change computed (a campaign's mean is 0 or not measured)")
     if args.json:
-        args.json.write_text(
-            json.dumps(
-                {
-                    "a": a.manifest["campaign_id"],
-                    "b": b.manifest["campaign_id"],
-                    "forced": bool(differ),
-                    "rows": table.to_dict(orient="records"),
-                },
-                indent=2,
-                default=float,
-            )
-            + "\n"
-        )
+        data = {"a": a.manifest["campaign_id"], "b": b.manifest["campaign_id"], "forced": bool(differ), "rows": [{k: _plain(v) for k, v in row.items()} for row in table.to_dict(orient="records")]}
+        try:
+            publish(args.json.parent, {args.json.name: lambda: json.dumps(data, indent=2, allow_nan=False) + "\n"})
+        except OutputError as exc:
+            print(f"compare: {exc}", file=sys.stderr)
+            return 2
     return 0
 
 

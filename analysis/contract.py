@@ -14,5 +14,38 @@ SEQUENTIAL_KEYS = ("mode", "round", "status", "measure_duration_s")
 CONCURRENT_KEYS = ("modes", "round", "status", "measure_duration_s", "per_mode")
 
 
+# The type of every run.json key the report reads; None is allowed where a value may be unmeasured.
+_NUMBER = (int, float)
+RUN_TYPES: dict[str, tuple[tuple[type, ...], bool, str]] = {
+    "mode": ((str,), False, "a mode name"),
+    "modes": ((list,), False, "a list of mode names"),
+    "round": ((int,), False, "a whole number"),
+    "order": ((int,), True, "a whole number"),
+    "status": ((str,), False, "a string"),
+    "measure_duration_s": (_NUMBER, False, "a number of seconds"),
+    "warmup_duration_s": (_NUMBER, True, "a number of seconds"),
+    "service_cpu_s": (_NUMBER, True, "a number of seconds or null"),
+    "k6_cpu_s": (_NUMBER, True, "a number of seconds or null"),
+    "service_core_busy": (_NUMBER, True, "a share or null"),
+    "per_mode": ((dict,), False, "an object by mode"),
+    "segments": ((list,), True, "a list"),
+}
+
+
+def type_problems(meta: dict[str, object]) -> list[str]:
+    """Each key of a run.json whose value has the wrong type, said as 'key is VALUE (expected ...)'."""
+    found = []
+    for key, (types, nullable, expected) in RUN_TYPES.items():
+        if key not in meta or (meta[key] is None and nullable):
+            continue
+        value = meta[key]
+        wrong = isinstance(value, bool) or not isinstance(value, types)
+        if key == "modes" and not wrong:
+            wrong = not all(isinstance(m, str) for m in value)  # type: ignore[attr-defined]
+        if wrong:
+            found.append(f"'{key}' is {value!r} (expected {expected})")
+    return found
+
+
 def run_name(order: int, unit: str, round_number: int) -> str:
     return f"{order:03d}_{unit}_r{round_number}"

@@ -264,6 +264,9 @@ def load_campaign(folder: Path) -> Campaign:
         missing = [key for key in keys if key not in run.meta]
         if missing:
             raise CampaignError(f"{run.path / 'run.json'}: required keys missing: {', '.join(missing)}")
+        wrong = contract.type_problems(run.meta)
+        if wrong:
+            raise CampaignError(f"{run.path / 'run.json'}: {'; '.join(wrong)}")
         raw = raw_files(run.path)
         expected = len(run.meta.get("segments") or []) or 1
         if run.problem is not None:

@@ -19,6 +19,7 @@ from analysis.stats import (
     BUSY_CORE_WARNING,
     ERROR_RATE_WARNING,
     K6_CPU_WARNING,
+    METRICS,
     MIN_ROUNDS_WARNING,
     TARGET_HALF_WIDTH_PP,
     Comparison,
@@ -26,6 +27,7 @@ from analysis.stats import (
     noise_floor,
     rounded,
     runs_frame,
+    undefined_rounds,
 )
 
 FACTS_THAT_MUST_MATCH = ("packages_sha256", "payload_sha256", "cpuset", "python")
@@ -101,6 +103,10 @@ class Report:
             )
         return found
 
+    def undefined(self) -> dict[tuple[str, str], list[int]]:
+        """(mode, metric) -> the paired rounds where the gap does not exist (a value 0 or unmeasured)."""
+        return undefined_gaps(self.runs, self.baseline)
+
     def gap_json(self) -> dict[str, Any]:
         rows = []
         for c in self.comparisons:
@@ -127,6 +133,9 @@ class Report:
             "controls": self.controls(),
             "precision": manifest.get("precision"),
             "comparisons": rows,
+            "undefined": [
+                {"mode": mode, "metric": metric, "gap_pct": None, "rounds": rounds} for (mode, metric), rounds in self.undefined().items()
+            ],
             "noise_floor_pct": round(self.floor["throughput_rps"], 4) if "throughput_rps" in self.floor else None,
             "noise_floor_by_metric_pct": {k: round(v, 4) for k, v in self.floor.items()} or None,
             "warnings": self.warnings,
@@ -201,6 +210,11 @@ def warnings_for(campaign: Campaign, runs: pd.DataFrame, found: list[Comparison]
                 "estimated from too few rounds"
             )
     baseline = baseline_of(campaign)
+    for (mode, metric), rounds in undefined_gaps(runs, baseline).items():
+        notes.append(
+            f"{metric}: {mode} vs {baseline} has no gap in {len(rounds)} paired round(s) ({', '.join(map(str, rounds))}): "
+            "a value there is 0 or was not measured, and a gap against 0 is undefined; those rounds are left out of it"
+        )
     if baseline not in set(ok["mode"]):
         notes.append(f"no ok run of the baseline '{baseline}': no gap can be computed")
     modes = campaign.manifest.get("modes", {})
@@ -213,6 +227,13 @@ def warnings_for(campaign: Campaign, runs: pd.DataFrame, found: list[Comparison]
     if profile.get("measure_s") and float(profile["measure_s"]) < shortest:
         notes.append(f"measured windows of {profile['measure_s']} s are short: fine for a smoke test, not for a verdict")
     return notes
+
+
+def undefined_gaps(runs: pd.DataFrame, baseline: str) -> dict[tuple[str, str], list[int]]:
+    ok = runs[runs["status"] == "ok"]
+    modes = [m for m in ok["mode"].drop_duplicates() if m != baseline]
+    found = {(mode, metric): undefined_rounds(ok, mode, metric, baseline) for mode in modes for metric in METRICS}
+    return {key: rounds for key, rounds in found.items() if rounds}
 
 
 def is_saturating(campaign: Campaign) -> bool:

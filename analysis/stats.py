@@ -214,6 +214,15 @@ def compare(ok: pd.DataFrame, mode: str, metric: str, baseline: str = BASELINE) 
     )
 
 
+def undefined_rounds(ok: pd.DataFrame, mode: str, metric: str, baseline: str = BASELINE) -> list[int]:
+    """Rounds where both modes have an ok run but no gap exists: a value that is 0 or was not
+    measured (a run recorded with service_cpu_s 0). compare() leaves them out; say so."""
+    both = ok[ok["mode"].isin([baseline, mode])].groupby("round")["mode"].nunique()
+    values = by_round(ok, mode, metric, baseline).reindex(both[both == 2].index)
+    defined = (values[baseline] > 0) & (values[mode] > 0)
+    return sorted(int(r) for r in values.index[~defined.to_numpy()])
+
+
 def gap_ci(metric: str, baseline: np.ndarray, mode: np.ndarray, paired: bool = True) -> tuple[float, float] | None:
     """95% percentile bootstrap interval of gap_pct between the two means.
 

@@ -66,6 +66,11 @@ BAD_PROFILE = {
         ({"lab_service_hash_seed": "-1"}, "lab_service_hash_seed is '-1': a whole number 0-4294967295 (PYTHONHASHSEED), or random"),
         ({"lab_k6_dashboard": "maybe"}, "lab_k6_dashboard is 'maybe' (true|false)"),
         ({"lab_expected_rps": "lots"}, "lab_expected_rps 'lots' must be positive numbers"),
+        ({"lab_campaign_id": ".."}, "lab_campaign_id is '..' (letters, digits, . _ - only; not . or .."),
+        (
+            {"lab_results_dir": "/nonexistent-lab-parent/results"},
+            "lab_results_dir '/nonexistent-lab-parent/results' does not exist and its parent '/nonexistent-lab-parent' does not exist",
+        ),
     ],
     ids=lambda v: next(iter(v)) if isinstance(v, dict) else None,
 )

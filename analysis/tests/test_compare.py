@@ -36,3 +36,23 @@ def test_another_package_set_is_refused(tmp_path: Path, capsys: pytest.CaptureFi
     (other / "manifest.json").write_text(json.dumps(manifest))
     assert main([str(DATA / "small"), str(other)]) == 2
     assert "packages: [] != ['p2']" in capsys.readouterr().err
+
+
+def test_a_change_from_zero_is_null_and_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    zero = tmp_path / "zero"
+    shutil.copytree(DATA / "small", zero)
+    for record in (zero / "runs").glob("*_docker_r*/run.json"):
+        record.write_text(json.dumps(json.loads(record.read_text()) | {"service_cpu_s": 0}))
+    out = tmp_path / "compare.json"
+    assert main([str(zero), str(DATA / "small"), "--json", str(out)]) == 0
+    rows = {(r["mode"], r["metric"]): r for r in json.loads(out.read_text())["rows"]}
+    assert rows[("docker", "cpu_us_per_request")]["change_pct"] is None and rows[("docker", "cpu_us_per_request")]["ci95"] is None
+    assert rows[("native", "cpu_us_per_request")]["change_pct"] == 0
+    assert "warning: cpu_us_per_request of docker: no change computed" in capsys.readouterr().out
+
+
+def test_a_json_file_that_cannot_be_written_exits_2_naming_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "missing-folder" / "compare.json"
+    (tmp_path / "missing-folder").write_text("a file, not a folder")
+    assert main([str(DATA / "small"), str(DATA / "small"), "--json", str(out)]) == 2
+    assert str(tmp_path / "missing-folder") in capsys.readouterr().err

@@ -102,6 +102,7 @@ def test_nothing_in_the_campaign_folder_changes_but_the_report(tmp_path: Path) -
         ("manifest without modes", "manifest.json: required key 'modes' missing"),
         ("no runs", "runs: no runs"),
         ("run.json without status", "001_native_r1/run.json: required keys missing: status"),
+        ("run.json with wrong types", "001_native_r1/run.json: 'round' is 'one' (expected a whole number); 'service_cpu_s' is '0.5'"),
     ],
 )
 def test_unreadable_input_exits_2_naming_the_file(tmp_path: Path, breakage: str, message: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -120,6 +121,9 @@ def test_unreadable_input_exits_2_naming_the_file(tmp_path: Path, breakage: str,
     elif breakage == "run.json without status":
         meta = json.loads((campaign / "runs/001_native_r1/run.json").read_text())
         del meta["status"]
+        (campaign / "runs/001_native_r1/run.json").write_text(json.dumps(meta))
+    elif breakage == "run.json with wrong types":
+        meta = json.loads((campaign / "runs/001_native_r1/run.json").read_text()) | {"round": "one", "service_cpu_s": "0.5"}
         (campaign / "runs/001_native_r1/run.json").write_text(json.dumps(meta))
     assert main([str(campaign)]) == 2
     err = capsys.readouterr().err
@@ -211,3 +215,20 @@ def test_secondary_metrics_are_significant_only_at_a_controlled_false_discovery_
     assert [c.q_value for c in secondary[:3]] == pytest.approx(list(expected))
     assert [c.significant for c in secondary] == [False, False, False, False], "p = 0.03-0.04 among three tests is not a discovery"
     assert found[1].as_json()["role"] == "secondary" and found[1].as_json()["q_value"] == pytest.approx(0.06)
+
+
+def test_a_gap_against_a_zero_baseline_is_null_and_named_never_a_crash(tmp_path: Path) -> None:
+    campaign = copy("small", tmp_path)
+    for run in ("001_native_r1", "005_native_r2", "007_native_r3"):
+        record = campaign / "runs" / run / "run.json"
+        record.write_text(json.dumps(json.loads(record.read_text()) | {"service_cpu_s": 0}))
+    out = tmp_path / "out"
+    assert main([str(campaign), "-o", str(out)]) == 0
+    gap = json.loads((out / "gap.json").read_text())
+    assert not any(c["metric"] == "cpu_us_per_request" for c in gap["comparisons"])
+    undefined = {(u["mode"], u["metric"]): u for u in gap["undefined"]}
+    assert undefined[("docker", "cpu_us_per_request")] == {"mode": "docker", "metric": "cpu_us_per_request", "gap_pct": None, "rounds": [1, 3]}
+    assert undefined[("native_b", "cpu_us_per_request")]["rounds"] == [1, 2]
+    assert {metric for _, metric in undefined} == {"cpu_us_per_request"}, "only the metric with a zero baseline"
+    assert "cpu_us_per_request: docker vs native has no gap in 2 paired round(s) (1, 3)" in "\n".join(gap["warnings"])
+    assert any(c["metric"] == "throughput_rps" and c["mode"] == "docker" for c in gap["comparisons"])
