@@ -6,6 +6,7 @@ imports none of them: the layers go load -> stats -> model -> fleet/render -> re
 """
 
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,11 @@ from analysis.stats import (
 )
 
 FACTS_THAT_MUST_MATCH = ("packages_sha256", "payload_sha256", "cpuset", "python")
+# Load generators started further apart than this are flagged.
+SKEW_WARNING_S = 0.5
+# The runs of one sequential round started further apart than this (and than 3 times the
+# round's planned load) were split, e.g. across a resume: the pair did not share the machine's state.
+SPLIT_ROUND_S = 600.0
 
 
 @dataclass
@@ -40,6 +46,7 @@ class Report:
     comparisons: list[Comparison]
     floor: dict[str, float]
     warnings: list[str]
+    flags: dict[str, list[str]]
     histograms: dict[str, np.ndarray]
 
     @property
@@ -58,7 +65,9 @@ class Report:
         return [c for c in self.comparisons if c.metric == self.primary_metric]
 
     def headlines(self) -> list[str]:
-        return [headline(c, self.floor, self.baseline) for c in self.primary()] + self.resolution_lines()
+        """The verdicts: each primary gap, what the campaign could resolve, which flagged runs count."""
+        headlines = [headline(c, self.floor, self.baseline) for c in self.primary()]
+        return headlines + self.resolution_lines() + flag_notes(self.campaign, self.flags)
 
     def resolution_lines(self) -> list[str]:
         """What the campaign could have told: per mode, the half-width, MDE and rounds for ±1 pp."""
@@ -236,6 +245,67 @@ def undefined_gaps(runs: pd.DataFrame, baseline: str) -> dict[tuple[str, str], l
     return {key: rounds for key, rounds in found.items() if rounds}
 
 
+def run_flags(campaign: Campaign, runs: pd.DataFrame) -> dict[str, list[str]]:
+    """Run name -> what makes it doubtful (recorded by the lab, read here); runs without a flag are absent."""
+    saturating = is_saturating(campaign)
+    split = split_rounds(campaign)
+    found: dict[str, list[str]] = {}
+    for run in campaign.runs:
+        mine = runs[runs["run"] == run.name]
+        meta = run.meta
+        flags = []
+        busy = mine["service_core_busy"].dropna()
+        if saturating and not busy.empty and float(busy.iloc[0]) < BUSY_CORE_WARNING:
+            flags.append(f"service core {float(busy.iloc[0]):.0%} busy")
+        share = mine["k6_core_share"].dropna()
+        if not share.empty and float(share.iloc[0]) > K6_CPU_WARNING:
+            flags.append(f"k6 {float(share.iloc[0]):.0%} of its core")
+        if meta.get("recovered"):
+            flags.append("recovered before the run")
+        skew = meta.get("start_skew_s")
+        if isinstance(skew, int | float) and skew > SKEW_WARNING_S:
+            flags.append(f"load generators {skew:.2f} s apart")
+        dropped = sum(int(s.get("dropped_iterations") or 0) for s in meta.get("segments") or [] if isinstance(s, dict))
+        if dropped:
+            flags.append(f"{dropped} iterations dropped")
+        if not run.concurrent and meta.get("round") in split:
+            flags.append(f"round {meta['round']} split: its runs started {split[meta['round']] / 60:.0f} min apart")
+        if flags:
+            found[run.name] = flags
+    return found
+
+
+def split_rounds(campaign: Campaign) -> dict[int, float]:
+    """Sequential rounds whose runs started further apart than a round can take: round -> seconds."""
+    profile = campaign.manifest.get("profile") or {}
+    load_s = float(profile.get("warmup_s") or 0) + float(profile.get("measure_s") or 0)
+    limit = max(SPLIT_ROUND_S, 3 * load_s * max(1, len(campaign.manifest.get("modes") or {})))
+    starts: dict[int, list[float]] = {}
+    for run in campaign.runs:
+        started = run.meta.get("started_at")
+        if run.concurrent or not isinstance(started, str):
+            continue
+        try:
+            moment = datetime.fromisoformat(started.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            continue
+        starts.setdefault(int(run.meta["round"]), []).append(moment)
+    return {r: max(t) - min(t) for r, t in starts.items() if len(t) > 1 and max(t) - min(t) > limit}
+
+
+def flag_notes(campaign: Campaign, flags: dict[str, list[str]]) -> list[str]:
+    """Which flagged runs the gaps kept and which they left out, by name."""
+    left_out = {run.name for run in campaign.runs if run.problem is not None}
+    notes = []
+    kept = [f"{name} ({'; '.join(why)})" for name, why in flags.items() if name not in left_out]
+    if kept:
+        notes.append(f"{len(kept)} flagged run(s) kept in the gaps: {', '.join(kept)}")
+    dropped = [f"{name} ({'; '.join(why)})" for name, why in flags.items() if name in left_out]
+    if dropped:
+        notes.append(f"{len(dropped)} flagged run(s) left out of the gaps: {', '.join(dropped)}")
+    return notes
+
+
 def is_saturating(campaign: Campaign) -> bool:
     """A closed-model profile without sleep: the service core should be busy all the time."""
     profile = campaign.manifest.get("profile") or {}
@@ -258,4 +328,5 @@ def build(folder: Path) -> Report:
             histograms[mode] = histograms.get(mode, 0) + run.points.histogram
         for mode, window in (run.windows or {}).items():
             histograms[mode] = histograms.get(mode, 0) + np.asarray(window.histogram)
-    return Report(campaign, runs, found, noise_floor(found), warnings_for(campaign, runs, found), histograms)
+    flags = run_flags(campaign, runs)
+    return Report(campaign, runs, found, noise_floor(found), warnings_for(campaign, runs, found), flags, histograms)

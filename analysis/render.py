@@ -17,11 +17,9 @@ from jinja2 import Environment, PackageLoader, select_autoescape  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from analysis.load import HISTOGRAM_EDGES_MS  # noqa: E402
-from analysis.model import Report, is_saturating  # noqa: E402
-from analysis.stats import AA_MODE, BUSY_CORE_WARNING, K6_CPU_WARNING, METRICS, gap_pct  # noqa: E402
+from analysis.model import Report  # noqa: E402
+from analysis.stats import AA_MODE, METRICS, gap_pct  # noqa: E402
 
-# Load generators started further apart than this are flagged in the health panel.
-SKEW_WARNING_S = 0.5
 
 MANIFEST_FACTS = (
     ("campaign_id", "campaign"),
@@ -312,26 +310,10 @@ def plots(report: Report) -> list[Plot]:
 def health_rows(report: Report, out: Path | None) -> list[dict[str, Any]]:
     """One row per run: status, flags, CPU per request of each mode, why it was left out, its raw folder."""
     runs = report.runs
-    saturating = is_saturating(report.campaign)
     rows = []
     for run in report.campaign.runs:
         mine = runs[runs["run"] == run.name]
-        meta = run.meta
-        flags = []
-        busy = mine["service_core_busy"].dropna()
-        if saturating and not busy.empty and float(busy.iloc[0]) < BUSY_CORE_WARNING:
-            flags.append(f"service core {float(busy.iloc[0]):.0%} busy")
-        share = mine["k6_core_share"].dropna()
-        if not share.empty and float(share.iloc[0]) > K6_CPU_WARNING:
-            flags.append(f"k6 {float(share.iloc[0]):.0%} of its core")
-        if meta.get("recovered"):
-            flags.append("recovered before the run")
-        skew = meta.get("start_skew_s")
-        if isinstance(skew, int | float) and skew > SKEW_WARNING_S:
-            flags.append(f"load generators {skew:.2f} s apart")
-        dropped = sum(int(s.get("dropped_iterations") or 0) for s in meta.get("segments") or [] if isinstance(s, dict))
-        if dropped:
-            flags.append(f"{dropped} iterations dropped")
+        flags = report.flags.get(run.name, [])
         cpu = {r.mode: r.cpu_us_per_request for r in mine.itertuples() if pd.notna(r.cpu_us_per_request)}
         rows.append(
             {

@@ -232,3 +232,33 @@ def test_a_gap_against_a_zero_baseline_is_null_and_named_never_a_crash(tmp_path:
     assert {metric for _, metric in undefined} == {"cpu_us_per_request"}, "only the metric with a zero baseline"
     assert "cpu_us_per_request: docker vs native has no gap in 2 paired round(s) (1, 3)" in "\n".join(gap["warnings"])
     assert any(c["metric"] == "throughput_rps" and c["mode"] == "docker" for c in gap["comparisons"])
+
+
+def test_the_verdicts_say_which_flagged_runs_were_kept_and_a_split_round_is_flagged(tmp_path: Path) -> None:
+    campaign = copy("small", tmp_path)
+
+    def edit(run: str, **changes: object) -> None:
+        record = campaign / "runs" / run / "run.json"
+        record.write_text(json.dumps(json.loads(record.read_text()) | changes))
+
+    for run in (campaign / "runs").iterdir():
+        edit(run.name, service_cpu_s=1.8)  # a busy service core: no flag of its own
+    edit("001_native_r1", recovered=True)
+    edit("004_docker_r2", recovered=True)  # a failed run: left out
+    # Round 3's pair measured three hours apart (a resume): flagged, kept.
+    edit("007_native_r3", started_at="2026-11-29T10:00:00Z")
+    edit("008_docker_r3", started_at="2026-11-29T13:00:00.5Z")
+    report = build(campaign)
+    assert report.flags == {
+        "001_native_r1": ["recovered before the run"],
+        "004_docker_r2": ["recovered before the run"],
+        "007_native_r3": ["round 3 split: its runs started 180 min apart"],
+        "008_docker_r3": ["round 3 split: its runs started 180 min apart"],
+    }
+    verdicts = report.headlines()
+    assert (
+        "3 flagged run(s) kept in the gaps: 001_native_r1 (recovered before the run), "
+        "007_native_r3 (round 3 split: its runs started 180 min apart), 008_docker_r3 (round 3 split: its runs started 180 min apart)"
+    ) in verdicts
+    assert "1 flagged run(s) left out of the gaps: 004_docker_r2 (recovered before the run)" in verdicts
+    assert not build(copy("article", tmp_path)).flags, "a campaign without flags has none"
