@@ -261,4 +261,3 @@ def test_the_verdicts_say_which_flagged_runs_were_kept_and_a_split_round_is_flag
         "007_native_r3 (round 3 split: its runs started 180 min apart), 008_docker_r3 (round 3 split: its runs started 180 min apart)"
     ) in verdicts
     assert "1 flagged run(s) left out of the gaps: 004_docker_r2 (recovered before the run)" in verdicts
-    assert not build(copy("article", tmp_path)).flags, "a campaign without flags has none"
