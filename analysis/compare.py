@@ -98,7 +98,12 @@ def main(argv: list[str] | None = None) -> int:
     for row in undefined.itertuples():
         print(f"warning: {row.metric} of {row.mode}: no change computed (a campaign's mean is 0 or not measured)")
     if args.json:
-        data = {"a": a.manifest["campaign_id"], "b": b.manifest["campaign_id"], "forced": bool(differ), "rows": [{k: _plain(v) for k, v in row.items()} for row in table.to_dict(orient="records")]}
+        data = {
+            "a": a.manifest["campaign_id"],
+            "b": b.manifest["campaign_id"],
+            "forced": bool(differ),
+            "rows": [{k: _plain(v) for k, v in row.items()} for row in table.to_dict(orient="records")],
+        }
         try:
             publish(args.json.parent, {args.json.name: lambda: json.dumps(data, indent=2, allow_nan=False) + "\n"})
         except OutputError as exc:

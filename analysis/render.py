@@ -20,7 +20,6 @@ from analysis.load import HISTOGRAM_EDGES_MS  # noqa: E402
 from analysis.model import Report  # noqa: E402
 from analysis.stats import AA_MODE, METRICS, gap_pct  # noqa: E402
 
-
 MANIFEST_FACTS = (
     ("campaign_id", "campaign"),
     ("git_commit", "git commit"),

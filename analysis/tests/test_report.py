@@ -227,7 +227,12 @@ def test_a_gap_against_a_zero_baseline_is_null_and_named_never_a_crash(tmp_path:
     gap = json.loads((out / "gap.json").read_text())
     assert not any(c["metric"] == "cpu_us_per_request" for c in gap["comparisons"])
     undefined = {(u["mode"], u["metric"]): u for u in gap["undefined"]}
-    assert undefined[("docker", "cpu_us_per_request")] == {"mode": "docker", "metric": "cpu_us_per_request", "gap_pct": None, "rounds": [1, 3]}
+    assert undefined[("docker", "cpu_us_per_request")] == {
+        "mode": "docker",
+        "metric": "cpu_us_per_request",
+        "gap_pct": None,
+        "rounds": [1, 3],
+    }
     assert undefined[("native_b", "cpu_us_per_request")]["rounds"] == [1, 2]
     assert {metric for _, metric in undefined} == {"cpu_us_per_request"}, "only the metric with a zero baseline"
     assert "cpu_us_per_request: docker vs native has no gap in 2 paired round(s) (1, 3)" in "\n".join(gap["warnings"])
