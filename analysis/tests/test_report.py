@@ -1,6 +1,9 @@
 """The report on golden campaigns: exact counts and gaps, warm-up excluded, bad input named."""
 
+import errno
 import gzip
+import io
+import os
 import json
 import shutil
 from pathlib import Path
@@ -266,3 +269,28 @@ def test_the_verdicts_say_which_flagged_runs_were_kept_and_a_split_round_is_flag
         "007_native_r3 (round 3 split: its runs started 180 min apart), 008_docker_r3 (round 3 split: its runs started 180 min apart)"
     ) in verdicts
     assert "1 flagged run(s) left out of the gaps: 004_docker_r2 (recovered before the run)" in verdicts
+
+
+def test_a_full_disk_during_the_report_exits_2_naming_the_file_and_keeps_the_old_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    assert main([str(DATA / "small"), "-o", str(out)]) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    capsys.readouterr()
+    real_fdopen = os.fdopen
+
+    class FullDisk(io.StringIO):
+        def __init__(self, handle: int) -> None:
+            super().__init__()
+            real_fdopen(handle).close()
+
+        def write(self, text: str) -> int:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fdopen", lambda handle, *args, **kwargs: FullDisk(handle))
+    assert main([str(DATA / "small"), "-o", str(out)]) == 2
+    monkeypatch.undo()
+    err = capsys.readouterr().err
+    assert err.startswith(f"report: {out / 'runs.csv'}: cannot write: No space left on device") and "Traceback" not in err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before, "the old report stays whole, no temporary file is left"

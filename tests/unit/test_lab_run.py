@@ -210,6 +210,10 @@ def test_a_round_record_has_every_modes_window_and_the_cores_busy_share(tmp_path
         ("payload", "primer of native: status 200 or payload differs from verify"),
         ("no samples", "cpu.jsonl: cannot read the CPU samples"),
         ("truncated time.json", "k6 on localhost: time.json unreadable"),
+        ("truncated summary.json", "k6 on localhost: summary.json unreadable"),
+        ("truncated started.json", "k6 on localhost: started.json unreadable"),
+        ("summary.json of the wrong shape", "k6 on localhost: summary.json has unexpected content"),
+        ("started.json of the wrong shape", "k6 on localhost: started.json has unexpected content (epoch 'soon')"),
         ("unhealthy", "native unhealthy after the round (status 503)"),
     ],
 )
@@ -222,6 +226,14 @@ def test_a_round_that_cannot_be_trusted_fails_saying_why(tmp_path: Path, breakag
         (tmp_path / "cpu.jsonl").unlink()
     elif breakage == "truncated time.json":
         (tmp_path / "time.json").write_text('{"user_s": 1.0, "sys')
+    elif breakage == "truncated summary.json":
+        (tmp_path / "summary.json").write_text((tmp_path / "summary.json").read_text()[:40])
+    elif breakage == "truncated started.json":
+        (tmp_path / "started.json").write_text('{"epo')
+    elif breakage == "summary.json of the wrong shape":
+        (tmp_path / "summary.json").write_text(json.dumps({"metrics": {"http_req_failed{phase:measure}": {"values": {"passes": "x"}}}}))
+    elif breakage == "started.json of the wrong shape":
+        (tmp_path / "started.json").write_text(json.dumps({"epoch": "soon"}))
     elif breakage == "unhealthy":
         observed["after"][0]["status"] = 503
     record = lab_concurrent_record(str(tmp_path), RUN | {"modes": ["native", "docker"]}, observed)

@@ -152,9 +152,23 @@ def _segment(
     summary, why = _json_file(run_dir / f"summary{suffix}.json")
     if why:
         problems.append(why)
-    failed, measured = _measured_failures(summary)
-    cpu = None if usage is None else round(float(usage.get("user_s", 0)) + float(usage.get("sys_s", 0)), 3)
+    # Parsed JSON of the wrong shape (k6 or GNU time cut short, a disk that filled up) fails the
+    # run with the file's name, never the play.
+    try:
+        failed, measured = _measured_failures(summary)
+        dropped = _dropped_iterations(summary)
+    except (AttributeError, TypeError, ValueError) as exc:
+        failed = measured = dropped = None
+        problems.append(f"summary{suffix}.json has unexpected content ({exc})")
+    try:
+        cpu = None if usage is None else round(float(usage.get("user_s", 0)) + float(usage.get("sys_s", 0)), 3)
+    except (TypeError, ValueError) as exc:
+        cpu = None
+        problems.append(f"time{suffix}.json has unexpected content ({exc})")
     epoch = None if started is None else started.get("epoch")
+    if epoch is not None and (isinstance(epoch, bool) or not isinstance(epoch, int | float)):
+        problems.append(f"started{suffix}.json has unexpected content (epoch {epoch!r})")
+        epoch = None
     return {
         "loadgen": loadgen,
         "segment": label,
@@ -163,7 +177,7 @@ def _segment(
         "k6_max_rss_kb": None if usage is None else usage.get("max_rss_kb"),
         "failed_requests": failed,
         "measured_requests": measured,
-        "dropped_iterations": _dropped_iterations(summary),
+        "dropped_iterations": dropped,
         # This host's clock at exec, and the same moment on the control node's clock.
         "started_epoch": epoch,
         "started_epoch_control": None if epoch is None else round(float(epoch) - offset_s, 6),
