@@ -1,7 +1,9 @@
 """The daemon role without systemd: a pidfile's process is the daemon only if it runs the daemon's
 executable (a recycled pid is not; nor is a zombie, which PID 1 reaps about 1 s late here)."""
 
+import json
 import os
+import stat
 import subprocess
 from pathlib import Path
 
@@ -61,3 +63,27 @@ def test_a_recycled_pid_in_the_pidfile_is_not_the_daemon(state_dir: Path) -> Non
         assert stranger.poll() is None, "the daemon role killed a process that is not its daemon"
     finally:
         stranger.kill()
+
+
+def test_a_password_uri_with_percent_is_only_in_the_root_only_environment_file(tmp_path: Path) -> None:
+    """The systemd path's files for a mode whose URI holds a password with %, " and \\ (systemd is not
+    PID 1 on these machines: the unit is rendered and read, not started)."""
+    password = 'p%40ss%25w"ord\\x'
+    uri = f"mongodb://lab:{password}@127.0.0.1:27017/?authSource=admin"
+    (tmp_path / "env").mkdir()
+    (tmp_path / "systemd").mkdir()
+    result = ansible_playbook("tests/playbooks/secrets.yml", "-e", json.dumps({"test_dir": str(tmp_path), "test_uri": uri}), timeout=120)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert password not in result.stdout + result.stderr
+    unit = tmp_path / "systemd" / "lab-service-native.service"
+    env_file = tmp_path / "etc" / "service-native.env"
+    assert stat.S_IMODE(unit.stat().st_mode) == 0o644 and stat.S_IMODE(env_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE(env_file.parent.stat().st_mode) == 0o700
+    assert f"EnvironmentFile={env_file}" in unit.read_text()
+    # systemd.exec(5): KEY="value", backslash escapes inside the quotes; no % specifiers in this file.
+    values = dict(line.split("=", 1) for line in env_file.read_text().splitlines())
+    assert json.loads(values["LAB_MONGODB_URI"]) == uri
+    holding = [p for p in tmp_path.rglob("*") if p.is_file() and "p%40ss" in p.read_text()]
+    assert holding == [env_file], "only the 0600 environment file holds the password"
+    recorded = json.loads((tmp_path / "env" / "native.json").read_text())
+    assert recorded["LAB_MONGODB_URI"].startswith("sha256:")

@@ -181,3 +181,18 @@ def test_an_unreachable_target_is_named_and_the_others_results_kept(tmp_path: Pa
     assert "fatal: [ghost]: UNREACHABLE!" in log and "127.0.0.2" in log
     runs = run.runs()
     assert len(runs) == 1 and next(iter(runs.values()))["status"] == "ok"
+
+
+def test_an_open_model_run_over_capacity_fails_with_offered_and_achieved_rates(tmp_path: Path) -> None:
+    # 3000 requests/s with 2 VUs: far more than one core serves (~1,300/s measured), so k6 drops iterations.
+    profile = FAULT_PROFILE | {"executor": "constant-arrival-rate", "rate": 3000, "vus": 2, "measure_s": 4, "rounds": 1, "modes": ["native"]}
+    run = CampaignRun(tmp_path, "over-capacity", profile).start()
+    rc, log = run.finish()
+    assert rc == 0, log[-3000:]
+    (meta,) = run.runs().values()
+    assert meta["status"] == "failed", meta
+    error = str(meta["error"])
+    assert "measured iterations dropped: the load generators could not offer 3000 requests/s, achieved" in error, error
+    achieved = float(error.split("achieved ")[1].split("/s")[0])
+    assert 0 < achieved < 3000
+    assert (next(run.folder.glob("runs/*_native_r1")) / "k6.json.gz").stat().st_size > 0, "the raw output is kept"
