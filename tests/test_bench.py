@@ -1,6 +1,7 @@
 """bench.yml end to end on this machine: a smoke campaign, its results layout, resume, refusal."""
 
 import json
+import pwd
 from pathlib import Path
 
 import pytest
@@ -108,3 +109,14 @@ def test_an_existing_campaign_refuses_another_profile(campaign: tuple[Path, str]
     assert result.returncode != 0
     assert "campaign ci-smoke was started with profile 'smoke'" in " ".join(result.stdout.split())
     assert sorted(p.name for p in (folder / "runs").iterdir()) == before
+
+
+def test_the_embedded_database_runs_unprivileged_and_owns_only_its_folders(campaign: tuple[Path, str]) -> None:
+    """After the smoke campaign's deploy: nx-27017 runs as its own system user, not root."""
+    pid = int(Path("/var/lib/container-cost-lab/daemons/mongodb.pid").read_text())
+    uid = Path(f"/proc/{pid}").stat().st_uid
+    assert pwd.getpwuid(uid).pw_name == "lab-mongodb"
+    assert pwd.getpwnam("lab-mongodb").pw_shell == "/usr/sbin/nologin"
+    home = Path("/opt/container-cost-lab/mongodb")
+    assert {p.name for p in home.iterdir() if p.stat().st_uid == uid} == {"data", "run"}
+    assert (home / "run" / "nx-27017.pid").read_text().strip() == str(pid)
