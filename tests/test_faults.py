@@ -185,7 +185,8 @@ def test_an_unreachable_target_is_named_and_the_others_results_kept(tmp_path: Pa
 
 def test_an_open_model_run_over_capacity_fails_with_offered_and_achieved_rates(tmp_path: Path) -> None:
     # 3000 requests/s with 2 VUs: far more than one core serves (~1,300/s measured), so k6 drops iterations.
-    profile = FAULT_PROFILE | {"executor": "constant-arrival-rate", "rate": 3000, "vus": 2, "measure_s": 4, "rounds": 1, "modes": ["native"]}
+    over = {"executor": "constant-arrival-rate", "rate": 3000, "vus": 2, "measure_s": 4, "rounds": 1, "modes": ["native"]}
+    profile = FAULT_PROFILE | over
     run = CampaignRun(tmp_path, "over-capacity", profile).start()
     rc, log = run.finish()
     assert rc == 0, log[-3000:]

@@ -3,8 +3,8 @@
 import errno
 import gzip
 import io
-import os
 import json
+import os
 import shutil
 from pathlib import Path
 
