@@ -14,12 +14,9 @@ from labrun import ansible_playbook
 NAME = "lab-test-daemon"
 
 
-def run(state: str, state_dir: Path) -> subprocess.CompletedProcess[str]:
-    return ansible_playbook(
-        "tests/playbooks/daemon.yml",
-        "-e", f"test_daemon_name={NAME}", "-e", f"test_state_dir={state_dir}", "-e", f"test_daemon_state={state}",
-        timeout=120,
-    )  # fmt: skip
+def run(state: str, state_dir: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    settings = {"test_daemon_name": NAME, "test_state_dir": str(state_dir), "test_daemon_state": state, "test_daemon_env": env or {}}
+    return ansible_playbook("tests/playbooks/daemon.yml", "-e", json.dumps(settings), timeout=120)
 
 
 def pid_of(state_dir: Path) -> int:
@@ -51,6 +48,26 @@ def test_restart_is_prompt_and_replaces_the_process(state_dir: Path) -> None:
     assert second != first and running(second) and not running(first)
 
 
+def test_the_process_gets_exactly_its_environment(state_dir: Path) -> None:
+    """Nothing of the control node's environment (ansible-runner's campaign folder, ANSIBLE_*) reaches it:
+    with ASLR off, the environment's size moves the process's memory layout."""
+    odd = "a b'c\"d $HOME `x` %s"
+    result = run("started", state_dir, {"LAB_ODD": odd, "LAB_URI": "mongodb://lab:p%40ss@127.0.0.1/"})
+    assert result.returncode == 0, result.stdout
+    environ = Path(f"/proc/{pid_of(state_dir)}/environ").read_bytes().split(b"\0")
+    seen = dict(item.decode().split("=", 1) for item in environ if item)
+    assert seen == {
+        "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "LANG": "C.UTF-8",
+        "LAB_ODD": odd,
+        "LAB_URI": "mongodb://lab:p%40ss@127.0.0.1/",
+        "PWD": "/",
+    }
+    assert b"p%40ss" not in Path(f"/proc/{pid_of(state_dir)}/cmdline").read_bytes()
+    env_file = state_dir / "env" / f"{NAME}.env"
+    assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
+
+
 def test_a_recycled_pid_in_the_pidfile_is_not_the_daemon(state_dir: Path) -> None:
     stranger = subprocess.Popen(["sleep", "600"])
     try:
@@ -78,7 +95,7 @@ def test_a_password_uri_with_percent_is_only_in_the_root_only_environment_file(t
     unit = tmp_path / "systemd" / "lab-service-native.service"
     env_file = tmp_path / "etc" / "service-native.env"
     assert stat.S_IMODE(unit.stat().st_mode) == 0o644 and stat.S_IMODE(env_file.stat().st_mode) == 0o600
-    assert stat.S_IMODE(env_file.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(env_file.parent.stat().st_mode) == 0o711
     assert f"EnvironmentFile={env_file}" in unit.read_text()
     # systemd.exec(5): KEY="value", backslash escapes inside the quotes; no % specifiers in this file.
     values = dict(line.split("=", 1) for line in env_file.read_text().splitlines())
