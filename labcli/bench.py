@@ -123,6 +123,8 @@ class Printer:
         self._shown = -1e9  # redraw the live line below it
 
     def close(self) -> None:
+        for line in self.progress.flush():
+            self._print(line)
         if self._live:
             self.out.write("\r\x1b[2K")
             self.out.flush()

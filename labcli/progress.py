@@ -47,6 +47,9 @@ class Progress:
     failure: Failure | None = None
     measure_started: float | None = None
     started: float = 0.0
+    # A concurrent round's line waits for the precision measured after it (else it shows the
+    # widths of the round before).
+    pending: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         self.started = self.clock()
@@ -57,7 +60,7 @@ class Progress:
         data = event.get("event_data") or {}
         if kind == "playbook_on_play_start":
             self.phase = str(data.get("play", ""))
-            return [f"· {self.phase}"]
+            return [*self.flush(), f"· {self.phase}"]
         if kind in ("runner_on_failed", "runner_on_unreachable") and not data.get("ignore_errors") and self.failure is None:
             self.failure = _failure(kind, data)
             return []
@@ -72,22 +75,34 @@ class Progress:
             self.plan = dict(facts["__lab_plan_summary"])
             self.measure_started = self.clock()
         if "__lab_run" in facts:
+            lines += self.flush()
             self.current = dict(facts["__lab_run"])
         if "__lab_record" in facts:
+            lines += self.flush()
             record = facts["__lab_record"]
             if record.get("status") == "ok":
                 self.runs_ok += 1
             else:
                 self.runs_failed += 1
             self.last = headline(record, self.plan.get("baseline", ""), self.plan.get("primary_metric", ""))
-            lines.append(self.finished_line(record))
+            if self.plan.get("design") == "concurrent":
+                self.pending = dict(record)
+            else:
+                lines.append(self.finished_line(record))
         if "__lab_precision" in facts:
             modes = (facts["__lab_precision"] or {}).get("modes") or {}
             self.widths = {m: float(v["half_width_pp"]) for m, v in modes.items() if _finite(v.get("half_width_pp"))}
+            lines += self.flush()
         if facts.get("__lab_stop_reason"):
+            lines += self.flush()
             self.stop_reason = str(facts["__lab_stop_reason"])
             lines.append(f"  stopped: {self.stop_reason}")
         return lines
+
+    def flush(self) -> list[str]:
+        """The finished line of the round waiting for its precision, if any."""
+        pending, self.pending = self.pending, None
+        return [self.finished_line(pending)] if pending is not None else []
 
     @property
     def runs_done(self) -> int:

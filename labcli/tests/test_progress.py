@@ -46,9 +46,9 @@ def test_a_concurrent_campaign_reads_from_facts_not_task_names() -> None:
     assert p.feed(ok({"__lab_plan_summary": PLAN})) == []
     p.feed(ok({"__lab_run": {"round": 1, "modes": ["native", "docker"]}}))
     clock.now += 30
-    lines = p.feed(ok({"__lab_record": record(1, 500.0)}, task="renamed task"))
-    assert lines == ["  round 1 (≤ 70)  r1 native docker: ok cpu_us_per_request: docker +25.0%  [0m30s]"]
-    p.feed(ok({"__lab_precision": {"modes": {"docker": {"half_width_pp": 1.234}}}}))
+    assert p.feed(ok({"__lab_record": record(1, 500.0)}, task="renamed task")) == [], "the line waits for this round's precision"
+    lines = p.feed(ok({"__lab_precision": {"modes": {"docker": {"half_width_pp": 1.234}}}}))
+    assert lines == ["  round 1 (≤ 70)  r1 native docker: ok cpu_us_per_request: docker +25.0%  [0m30s] · CI docker ±1.23 pp (target 0.5)"]
     live = p.live_line()
     assert "round 1 (≤ 70)" in live and "~14m30s left" in live and "docker ±1.23 pp (target 0.5)" in live
     assert p.feed(ok({"__lab_stop_reason": "", "__lab_stop": False})) == []
@@ -72,7 +72,7 @@ def test_a_planned_campaign_counts_runs_and_estimates_from_its_pace() -> None:
 def test_failed_runs_are_counted_and_show_their_error() -> None:
     p = Progress(clock=Clock())
     p.feed(ok({"__lab_plan_summary": PLAN}))
-    lines = p.feed(ok({"__lab_record": record(1, 0.0, status="failed")}))
+    lines = p.feed(ok({"__lab_record": record(1, 0.0, status="failed")})) + p.flush()
     assert (p.runs_ok, p.runs_failed) == (0, 1)
     assert "failed k6 exited 99" in lines[0]
 
@@ -127,9 +127,10 @@ def test_printer_on_a_terminal_rewrites_one_line_and_keeps_finished_runs() -> No
     printer(ok({"__lab_run": {"round": 1, "modes": ["native", "docker"]}}))  # within 1 s: not redrawn
     clock.now += 2
     printer(ok({"__lab_record": record(1, 500.0)}))
+    printer(ok({"__lab_precision": {"modes": {"docker": {"half_width_pp": 2.5}}}}))
     printer.close()
     text = out.getvalue()
-    assert text.count("\r\x1b[2K") >= 2
+    assert text.count("\r\x1b[2K") >= 2 and "CI docker ±2.50 pp" in text
     assert "r1 native docker: ok cpu_us_per_request: docker +25.0%" in text
     assert text.endswith("\r\x1b[2K")
 
