@@ -27,8 +27,9 @@ def host_table(reports: dict[str, Report]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=HOST_COLUMNS)
 
 
-def pool(table: pd.DataFrame) -> list[dict[str, Any]]:
-    """Per mode and metric, the fleet's gap: mean over hosts, t CI over hosts, spread."""
+def pool(table: pd.DataFrame, unit: str = "host") -> list[dict[str, Any]]:
+    """Per mode and metric, the gap over the table's rows (hosts of a fleet, or campaigns: `unit`):
+    their mean, a t CI over them, their spread."""
     found = []
     for (mode, metric), rows in table.groupby(["mode", "metric"], sort=False):
         gaps = rows["gap_pct"].dropna().to_numpy(dtype=float)
@@ -49,10 +50,10 @@ def pool(table: pd.DataFrame) -> list[dict[str, Any]]:
             {
                 "mode": str(mode),
                 "metric": str(metric),
-                "hosts": int(gaps.size),
+                f"{unit}s": int(gaps.size),
                 "gap_pct": rounded(mean),
                 "ci95": [rounded(ci[0]), rounded(ci[1])] if ci else None,
-                "between_host_sd_pct": rounded(sd),
+                f"between_{unit}_sd_pct": rounded(sd),
                 "gap_min_pct": rounded(float(gaps.min())),
                 "gap_max_pct": rounded(float(gaps.max())),
             }

@@ -4,6 +4,7 @@
   lab status   every campaign in the results folder: runs ok/failed/left, state, headline
   lab report   write a campaign's report (python -m analysis.report)
   lab compare  compare two campaigns (python -m analysis.compare)
+  lab pool     pool campaigns of one profile run on different occasions (python -m analysis.occasions)
   lab verify   bring every mode up and check that they are equivalent; record no timings
 
 `ansible-playbook bench.yml` stays the lab's entry point for Ansible users; `lab bench` runs
@@ -87,12 +88,13 @@ def parser() -> argparse.ArgumentParser:
     # Listed for --help; main() hands their arguments to the analysis modules untouched.
     sub.add_parser("report", help="write a campaign's report (lab report --help: the options of python -m analysis.report)")
     sub.add_parser("compare", help="compare two campaigns (lab compare --help: the options of python -m analysis.compare)")
+    sub.add_parser("pool", help="pool campaigns run on different occasions (lab pool --help: python -m analysis.occasions)")
     return top
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    # report and compare are the analysis entry points, every argument (--help included) theirs.
+    # report, compare and pool are the analysis entry points, every argument (--help included) theirs.
     if argv[:1] == ["report"]:
         from analysis import report
 
@@ -101,6 +103,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from analysis import compare
 
         return compare.main(argv[1:])
+    if argv[:1] == ["pool"]:
+        from analysis import occasions
+
+        return occasions.main(argv[1:])
     args = parser().parse_args(argv)
     project: Path = args.project.resolve()
     results: Path = (args.results or project / "results").resolve()

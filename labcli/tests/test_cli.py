@@ -15,16 +15,16 @@ def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
         main(["--help"])
     assert stop.value.code == 0
     out = capsys.readouterr().out
-    for command in ("bench", "status", "report", "compare", "verify"):
+    for command in ("bench", "status", "report", "compare", "pool", "verify"):
         assert f"lab {command}" in out
 
 
-@pytest.mark.parametrize("command", ["report", "compare"])
-def test_report_and_compare_pass_their_arguments_through(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(("command", "module"), [("report", "report"), ("compare", "compare"), ("pool", "occasions")])
+def test_report_compare_and_pool_pass_their_arguments_through(command: str, module: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as stop:
         main([command, "--help"])
     assert stop.value.code == 0
-    assert f"python -m analysis.{command}" in capsys.readouterr().out
+    assert f"python -m analysis.{module}" in capsys.readouterr().out
 
 
 def test_report_of_a_missing_campaign_exits_2_naming_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,0 +1,127 @@
+"""Pool campaigns run on different occasions: each one's gap, and the gap across them.
+
+usage: python -m analysis.occasions CAMPAIGN CAMPAIGN... [--force] [--json FILE]
+
+A campaign's 95% CI covers the rounds it ran. On the lab's machine, campaigns of the same
+profile and code hours apart disagreed by more than that: the bridge mode's CPU-per-request gap
+was +22.8% to +27.7% over five default campaigns, each ±0.4–1.1 pp. What the machine did on the
+day is a draw of its own; this treats each campaign as one: per mode and metric, the mean of the
+campaign gaps, a Student t CI over campaigns (k-1 degrees of freedom) and the between-campaign
+standard deviation, beside each campaign's own gap and CI. Each CAMPAIGN is a campaign folder
+with one target, or one target's folder. Campaigns that are not comparable (analysis.compare's
+facts, plus ASLR and the hash seed) are refused by name unless --force. Exit 0 with a table,
+2 when a campaign cannot be read, the campaigns are not comparable, or the JSON cannot be written.
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from analysis.compare import comparable_facts
+from analysis.fleet import host_table, pool
+from analysis.load import CampaignError
+from analysis.model import Report, build
+from analysis.report import OutputError, publish
+
+
+def facts(report: Report) -> dict[str, Any]:
+    """What must be equal for two campaigns to measure the same thing."""
+    processes = report.campaign.manifest.get("processes") or {}
+    return comparable_facts(report.campaign.manifest) | {
+        "aslr_disabled": processes.get("aslr_disabled"),
+        "hash_seed": processes.get("hash_seed"),
+        "baseline": report.baseline,
+    }
+
+
+def differences(reports: dict[str, Report]) -> list[str]:
+    """'<campaign>: <fact> <value> != <value> of <first campaign>' for every fact that differs."""
+    first_name, first = next(iter(reports.items()))
+    reference = facts(first)
+    found = []
+    for name, report in list(reports.items())[1:]:
+        mine = facts(report)
+        found += [f"{name}: {key} {mine[key]} != {reference[key]} of {first_name}" for key in reference if mine[key] != reference[key]]
+    return found
+
+
+def summary(reports: dict[str, Report]) -> dict[str, Any]:
+    table = host_table(reports)
+    pooled = pool(table, unit="campaign")
+    table = table.rename(columns={"target": "campaign"})
+    first = next(iter(reports.values()))
+    return {
+        "baseline": first.baseline,
+        "primary_metric": first.primary_metric,
+        "campaigns": list(reports),
+        "pooled": pooled,
+        "by_campaign": json.loads(table.to_json(orient="records")),
+    }
+
+
+def text(data: dict[str, Any]) -> str:
+    primary = data["primary_metric"]
+    lines = [f"{len(data['campaigns'])} campaigns: {', '.join(data['campaigns'])}; gap vs {data['baseline']}, each campaign one draw"]
+    rows = []
+    for p in data["pooled"]:
+        own = [r for r in data["by_campaign"] if r["mode"] == p["mode"] and r["metric"] == p["metric"]]
+        ci = f"{p['ci95'][0]:+.2f} – {p['ci95'][1]:+.2f}" if p["ci95"] else "–"
+        sd = f"{p['between_campaign_sd_pct']:.2f}" if p["between_campaign_sd_pct"] is not None else "–"
+        rows.append(
+            {
+                "mode": p["mode"],
+                "metric": p["metric"] + (" (primary)" if p["metric"] == primary else ""),
+                "pooled gap %": f"{p['gap_pct']:+.2f}",
+                "95% CI over campaigns": ci,
+                "between-campaign sd pp": sd,
+                "each campaign (its own ±)": ", ".join(
+                    f"{r['gap_pct']:+.2f}" + (f" ±{(r['ci95'][1] - r['ci95'][0]) / 2:.2f}" if r["ci95"] else "") for r in own
+                ),
+            }
+        )
+    table = str(pd.DataFrame(rows).to_markdown(index=False, disable_numparse=True))
+    return "\n".join(lines) + "\n" + table + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m analysis.occasions", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("campaigns", type=Path, nargs="+")
+    parser.add_argument("--force", action="store_true", help="pool even when the campaigns are not comparable")
+    parser.add_argument("--json", type=Path, help="also write the pooled table as JSON")
+    args = parser.parse_args(argv)
+    if len(args.campaigns) < 2:
+        print("occasions: give at least two campaigns", file=sys.stderr)
+        return 2
+    reports: dict[str, Report] = {}
+    try:
+        for folder in args.campaigns:
+            report = build(folder)
+            reports[report.campaign_id if report.campaign_id not in reports else str(folder)] = report
+    except CampaignError as exc:
+        print(f"occasions: {exc}", file=sys.stderr)
+        return 2
+    differ = differences(reports)
+    if differ and not args.force:
+        print(f"occasions: not comparable ({'; '.join(differ)}); use --force to pool anyway", file=sys.stderr)
+        return 2
+    if differ:
+        print(f"warning: pooled with --force although they differ: {'; '.join(differ)}")
+    data = summary(reports) | {"forced": bool(differ)}
+    print(text(data), end="")
+    if args.json:
+        try:
+            publish(args.json.parent, {args.json.name: lambda: json.dumps(data, indent=2) + "\n"})
+        except OutputError as exc:
+            print(f"occasions: {exc}", file=sys.stderr)
+            return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

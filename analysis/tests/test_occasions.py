@@ -1,0 +1,62 @@
+"""Pooling campaigns run on different occasions: each campaign one draw, a t CI over campaigns."""
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import pytest
+from scipy import stats
+
+from analysis.model import build
+from analysis.occasions import main
+
+DATA = Path(__file__).parent / "data"
+
+
+def campaign(tmp_path: Path, name: str, docker_cpu: float) -> Path:
+    """The small campaign, renamed, with every docker run's service CPU set (so each campaign has its own gap)."""
+    folder = tmp_path / name
+    shutil.copytree(DATA / "small", folder)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    (folder / "manifest.json").write_text(json.dumps(manifest | {"campaign_id": name}))
+    for record in (folder / "runs").glob("*_docker_r*/run.json"):
+        record.write_text(json.dumps(json.loads(record.read_text()) | {"service_cpu_s": docker_cpu}))
+    return folder
+
+
+def test_the_pooled_gap_is_the_mean_of_the_campaign_gaps_with_a_t_ci_over_campaigns(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folders = [campaign(tmp_path, f"day-{i}", cpu) for i, cpu in enumerate((1.0, 1.1, 1.3), start=1)]
+    out = tmp_path / "pooled.json"
+    assert main([*map(str, folders), "--json", str(out)]) == 0
+    data = json.loads(out.read_text())
+    gaps = [next(c.gap_pct for c in build(f).comparisons if c.mode == "docker" and c.metric == "cpu_us_per_request") for f in folders]
+    assert len(set(gaps)) == 3, "each campaign has its own gap"
+    pooled = next(p for p in data["pooled"] if p["mode"] == "docker" and p["metric"] == "cpu_us_per_request")
+    mean, sd = sum(gaps) / 3, float(stats.tstd(gaps))
+    half = stats.t.ppf(0.975, 2) * sd / math.sqrt(3)
+    assert pooled["campaigns"] == 3 and pooled["gap_pct"] == pytest.approx(mean, abs=1e-4)
+    assert pooled["ci95"] == pytest.approx([mean - half, mean + half], abs=1e-4)
+    assert pooled["between_campaign_sd_pct"] == pytest.approx(sd, abs=1e-4)
+    assert {r["campaign"] for r in data["by_campaign"]} == {"day-1", "day-2", "day-3"}
+    printed = capsys.readouterr().out
+    assert "3 campaigns: day-1, day-2, day-3" in printed and "(primary)" in printed
+
+
+def test_campaigns_that_differ_are_refused_by_name_unless_forced(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    first, second = campaign(tmp_path, "on", 1.0), campaign(tmp_path, "off", 1.2)
+    manifest = json.loads((second / "manifest.json").read_text())
+    (second / "manifest.json").write_text(json.dumps(manifest | {"processes": {"aslr_disabled": True}}))
+    assert main([str(first), str(second)]) == 2
+    assert "off: aslr_disabled True != None of on" in capsys.readouterr().err
+    assert main([str(first), str(second), "--force"]) == 0
+    assert "pooled with --force although they differ" in capsys.readouterr().out
+
+
+def test_one_campaign_or_an_unreadable_one_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([str(campaign(tmp_path, "alone", 1.0))]) == 2
+    assert "at least two campaigns" in capsys.readouterr().err
+    assert main([str(campaign(tmp_path, "one", 1.0)), str(tmp_path / "missing")]) == 2
+    assert "missing: not a campaign folder" in capsys.readouterr().err
