@@ -27,7 +27,8 @@ def campaign(results: Path, campaign_id: str, **extra: object) -> tuple[Path, st
 
 @pytest.fixture(scope="module")
 def rounds(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    return campaign(tmp_path_factory.mktemp("results"), "ci-concurrent")
+    # ASLR off (not the default) so that the disable-and-restore path is exercised.
+    return campaign(tmp_path_factory.mktemp("results"), "ci-concurrent", lab_disable_aslr=True)
 
 
 def test_each_round_loads_every_mode_at_once_over_one_cpu_window(rounds: tuple[Path, str]) -> None:
