@@ -9,7 +9,6 @@ more CPU). Runs of two campaigns are independent: the CI resamples each campaign
 """
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.load import CampaignError, load_campaign
-from analysis.report import OutputError, publish
+from analysis.report import publish_json
 from analysis.stats import METRICS, gap_ci, gap_pct, runs_frame
 
 
@@ -104,10 +103,7 @@ def main(argv: list[str] | None = None) -> int:
             "forced": bool(differ),
             "rows": [{k: _plain(v) for k, v in row.items()} for row in table.to_dict(orient="records")],
         }
-        try:
-            publish(args.json.parent, {args.json.name: lambda: json.dumps(data, indent=2, allow_nan=False) + "\n"})
-        except OutputError as exc:
-            print(f"compare: {exc}", file=sys.stderr)
+        if not publish_json(args.json, data, "compare"):
             return 2
     return 0
 

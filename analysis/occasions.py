@@ -25,7 +25,7 @@ from analysis.compare import comparable_facts
 from analysis.fleet import host_table, pool
 from analysis.load import CampaignError
 from analysis.model import Report, build
-from analysis.report import OutputError, publish
+from analysis.report import publish_json
 
 
 def facts(report: Report) -> dict[str, Any]:
@@ -114,12 +114,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"warning: pooled with --force although they differ: {'; '.join(differ)}")
     data = summary(reports) | {"forced": bool(differ)}
     print(text(data), end="")
-    if args.json:
-        try:
-            publish(args.json.parent, {args.json.name: lambda: json.dumps(data, indent=2) + "\n"})
-        except OutputError as exc:
-            print(f"occasions: {exc}", file=sys.stderr)
-            return 2
+    if args.json and not publish_json(args.json, data, "occasions"):
+        return 2
     return 0
 
 

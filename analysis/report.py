@@ -76,6 +76,16 @@ def publish(out: Path, files: dict[str, Callable[[], str]]) -> None:
             raise OutputError(f"{target}: cannot write: {exc.strerror or exc}") from exc
 
 
+def publish_json(path: Path, data: Any, prog: str) -> bool:
+    """`data` as JSON in `path`, whole or not at all; False, the reason on stderr as `prog: ...`, when it cannot."""
+    try:
+        publish(path.parent, {path.name: lambda: json.dumps(data, indent=2, allow_nan=False) + "\n"})
+    except OutputError as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return False
+    return True
+
+
 def write(report: Report, out: Path) -> None:
     publish(
         out,
