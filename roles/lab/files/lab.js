@@ -25,18 +25,18 @@ function scenario(phase, startTime, seconds, target) {
   return Object.assign(common, { executor: 'constant-vus', vus: cfg.vus, duration: `${seconds}s` });
 }
 
+// A run whose measured requests fail above max_error_rate exits 99: the lab marks it failed.
+// So does an open-model run that could not offer its rate (k6 dropped measured iterations).
+// dropped_iterations carries the scenario's name but not its tags: one threshold per measured scenario.
 const scenarios = {};
+const thresholds = { 'http_req_failed{phase:measure}': [`rate<=${cfg.max_error_rate}`] };
 for (const target of targets) {
   const suffix = target.mode ? `_${target.mode}` : '';
   scenarios[`warmup${suffix}`] = scenario('warmup', '0s', cfg.warmup_s, target);
   scenarios[`measure${suffix}`] = scenario('measure', `${cfg.warmup_s}s`, cfg.measure_s, target);
-}
-
-// A run whose measured requests fail above max_error_rate exits 99: the lab marks it failed.
-// So does an open-model run that could not offer its rate (k6 dropped measured iterations).
-const thresholds = { 'http_req_failed{phase:measure}': [`rate<=${cfg.max_error_rate}`] };
-if (cfg.executor === 'constant-arrival-rate') {
-  thresholds['dropped_iterations{phase:measure}'] = ['count<=0'];
+  if (cfg.executor === 'constant-arrival-rate') {
+    thresholds[`dropped_iterations{scenario:measure${suffix}}`] = ['count<=0'];
+  }
 }
 
 export const options = {

@@ -131,11 +131,14 @@ def _measured_failures(summary: dict[str, Any] | None) -> tuple[int | None, int 
 
 
 def _dropped_iterations(summary: dict[str, Any] | None) -> int | None:
-    """Measured iterations an open-model k6 could not start (dropped_iterations{phase:measure}); None when not counted."""
-    for name, metric in ((summary or {}).get("metrics") or {}).items():
-        if name.startswith("dropped_iterations{phase:measure}"):
-            return int((metric.get("values") or {}).get("count") or 0)
-    return None
+    """Measured iterations an open-model k6 could not start, summed over the measured scenarios
+    (dropped_iterations{scenario:measure...}: the metric has the scenario's name, not its tags); None when not counted."""
+    counts = [
+        int((metric.get("values") or {}).get("count") or 0)
+        for name, metric in ((summary or {}).get("metrics") or {}).items()
+        if name.startswith("dropped_iterations{scenario:measure")
+    ]
+    return sum(counts) if counts else None
 
 
 def _segment(
