@@ -25,7 +25,7 @@ import numpy as np
 
 from analysis import contract
 from analysis.window import HISTOGRAM_EDGES_MS as _EDGES
-from analysis.window import ModeWindow, WindowError, windows
+from analysis.window import ModeWindow, WindowError, gmean_ms, windows
 
 RUN_NAME = contract.RUN_NAME
 METRICS = (b"http_reqs", b"http_req_duration", b"http_req_failed")
@@ -55,6 +55,7 @@ class RunPoints:
     failed_points: int = 0
     durations_ms: array[float] = field(default_factory=lambda: array("d"))
     percentiles_ms: dict[int, float] = field(default_factory=dict)
+    gmean_ms: float | None = None
     histogram: np.ndarray | None = None
     segments: int = 1
 
@@ -72,6 +73,7 @@ class RunPoints:
         durations = np.frombuffer(self.durations_ms, dtype=float)
         if durations.size:
             self.percentiles_ms = dict(zip((50, 95, 99), np.percentile(durations, [50, 95, 99]).tolist(), strict=True))
+            self.gmean_ms = gmean_ms(durations.tolist())
         self.histogram = np.histogram(durations, bins=HISTOGRAM_EDGES_MS)[0]
         self.durations_ms = array("d")
 

@@ -43,7 +43,7 @@ def gap_table(report: Report) -> pd.DataFrame:
 
 def mode_table(report: Report) -> pd.DataFrame:
     ok = report.runs[report.runs["status"] == "ok"]
-    metrics = ["throughput_rps", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "error_rate", "cpu_us_per_request"]
+    metrics = [*METRICS, "error_rate"]
     grouped = ok.groupby("mode")[metrics]
     mean, std = grouped.mean(), grouped.std()
     table = pd.DataFrame(

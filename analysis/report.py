@@ -36,6 +36,7 @@ RUN_COLUMNS = [
     "status",
     "requests",
     "throughput_rps",
+    "latency_gmean_ms",
     "latency_p50_ms",
     "latency_p95_ms",
     "latency_p99_ms",

@@ -22,7 +22,7 @@ from analysis.precision import paired_gap, pairs_for_half_width
 
 BASELINE = "native"
 AA_MODE = "native_b"
-METRICS = ("throughput_rps", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "cpu_us_per_request")
+METRICS = ("throughput_rps", "latency_gmean_ms", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "cpu_us_per_request")
 TARGET_HALF_WIDTH_PP = 1.0
 BUSY_CORE_WARNING = 0.80
 HIGHER_IS_BETTER = {"throughput_rps"}
@@ -52,6 +52,7 @@ def runs_frame(campaign: Campaign) -> pd.DataFrame:
             "problem": run.problem,
             "requests": np.nan,
             "throughput_rps": np.nan,
+            "latency_gmean_ms": np.nan,
             "latency_p50_ms": np.nan,
             "latency_p95_ms": np.nan,
             "latency_p99_ms": np.nan,
@@ -71,6 +72,7 @@ def runs_frame(campaign: Campaign) -> pd.DataFrame:
             row |= {
                 "requests": points.requests,
                 "throughput_rps": points.requests / float(meta["measure_duration_s"]),
+                "latency_gmean_ms": np.nan if points.gmean_ms is None else points.gmean_ms,
                 "latency_p50_ms": p50,
                 "latency_p95_ms": p95,
                 "latency_p99_ms": p99,
@@ -111,13 +113,14 @@ def _concurrent_rows(campaign: Campaign, run: Run) -> list[dict[str, Any]]:
             "busy_us_per_request": recorded.get("busy_us_per_request", np.nan),
         }
         if w is None:
-            row |= dict.fromkeys(("requests", "throughput_rps", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms"), np.nan)
+            row |= dict.fromkeys(("requests", *METRICS), np.nan)
             row |= {"error_rate": np.nan, "service_cpu_s": np.nan, "cpu_s_per_request": np.nan, "cpu_us_per_request": np.nan}
         else:
             per_request = w.cpu_s / w.requests if w.requests else np.nan
             row |= {
                 "requests": w.requests,
                 "throughput_rps": w.throughput_rps,
+                "latency_gmean_ms": np.nan if w.latency_gmean_ms is None else w.latency_gmean_ms,
                 "latency_p50_ms": w.latency_ms.get(50, np.nan),
                 "latency_p95_ms": w.latency_ms.get(95, np.nan),
                 "latency_p99_ms": w.latency_ms.get(99, np.nan),

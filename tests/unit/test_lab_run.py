@@ -19,7 +19,7 @@ from lab_run import (
 )
 
 from analysis.precision import paired_gap
-from analysis.window import WindowError, epoch, windows
+from analysis.window import WindowError, epoch, gmean_ms, windows
 
 T0 = 1_800_000_000.0  # 2027-01-15T08:00:00Z
 
@@ -123,6 +123,15 @@ def test_a_window_counts_cpu_and_requests_between_the_same_two_samples(tmp_path:
     assert docker.cpu_us_per_request == pytest.approx(500.0, rel=1e-6)
     assert native.measured_requests == 2000 and native.latency_ms[50] == pytest.approx(5.0)
     assert native.throughput_rps == pytest.approx(200.0)
+    assert native.latency_gmean_ms == pytest.approx(5.0) and native.as_json()["latency_gmean_ms"] == pytest.approx(5.0)
+
+
+def test_the_geometric_mean_latency_is_the_exponent_of_the_mean_log_duration() -> None:
+    assert gmean_ms([1.0, 100.0]) == pytest.approx(10.0)
+    assert gmean_ms([2.0, 8.0, 4.0]) == pytest.approx(4.0)
+    assert gmean_ms([]) is None
+    # A duration k6 rounded to 0 cannot make the mean of logs -inf.
+    assert gmean_ms([0.0, 1.0]) == pytest.approx(1e-3)
 
 
 def test_a_window_needs_every_mode_and_two_samples_inside(tmp_path: Path) -> None:
