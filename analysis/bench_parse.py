@@ -42,7 +42,7 @@ def write_campaign(folder: Path, runs: int, requests: int) -> int:
     lines = 0
     for index in range(runs):
         mode, round_ = modes[index % 3], index // 3 + 1
-        order.append(f"{mode} {round_}")
+        order.append({"mode": mode, "round": round_})
         run = folder / "runs" / f"{index + 1:03d}_{mode}_r{round_}"
         run.mkdir()
         with gzip.open(run / "k6.json.gz", "wt", compresslevel=6) as out:

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analysis.contract import CONCURRENT, planned_runs
 from analysis.load import Campaign, load_campaign
 from analysis.stats import (
     AA_MODE,
@@ -179,11 +180,11 @@ def warnings_for(campaign: Campaign, runs: pd.DataFrame, found: list[Comparison]
     for row in runs[runs["status"] != "ok"].drop_duplicates("run").itertuples():
         notes.append(f"run {row.run} left out: {row.problem}")
     profile = campaign.manifest.get("profile", {})
-    planned = campaign.manifest.get("run_order") or []
-    # A concurrent round is one unit: "concurrent R".
-    done_rounds = {f"concurrent {r}" for r in ok["round"]} if manifest_design(campaign) == "concurrent" else set()
-    done = {f"{m} {r}" for m, r in zip(ok["mode"], ok["round"], strict=True)} | done_rounds
-    missing = [entry for entry in planned if entry not in done]
+    planned = planned_runs(campaign.manifest.get("run_order") or [])
+    # A concurrent round is one unit: ("concurrent", R).
+    done_rounds = {(CONCURRENT, int(r)) for r in ok["round"]} if manifest_design(campaign) == "concurrent" else set()
+    done = {(m, int(r)) for m, r in zip(ok["mode"], ok["round"], strict=True)} | done_rounds
+    missing = [f"{unit} {r}" for unit, r in planned if (unit, r) not in done]
     if missing:
         notes.append(f"{len(missing)} planned run(s) missing or failed: {', '.join(missing)}")
     for mode, rate in ok.groupby("mode")["error_rate"].mean().items():

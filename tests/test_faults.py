@@ -135,8 +135,8 @@ def test_interrupted_campaign_resumes_keeping_what_finished(tmp_path: Path) -> N
 
 def _second(run: CampaignRun) -> tuple[str, int]:
     manifest = json.loads((run.folder / "manifest.json").read_text())
-    mode, round_ = manifest["run_order"][1].split()
-    return mode, int(round_)
+    second = manifest["run_order"][1]
+    return second["mode"], int(second["round"])
 
 
 def test_preflight_refuses_a_results_folder_without_room(tmp_path: Path) -> None:

@@ -10,14 +10,17 @@ from lab_run import (
     AnsibleFilterError,
     lab_concurrent_record,
     lab_k6_argv,
+    lab_plan,
     lab_precision,
     lab_round_order,
+    lab_run_name,
     lab_sequential_record,
     lab_sha256,
     lab_started_record,
     lab_targets,
 )
 
+from analysis.contract import planned_runs
 from analysis.precision import paired_gap
 from analysis.window import WindowError, epoch, gmean_ms, windows
 
@@ -359,3 +362,39 @@ def test_a_run_is_recorded_as_started_and_the_report_names_it_if_it_never_ends(t
     for run in runs.values():
         keys = contract.CONCURRENT_KEYS if run.concurrent else contract.SEQUENTIAL_KEYS
         assert all(key in run.meta for key in keys), "the report can read it (and leaves it out: status running)"
+
+
+def test_a_sequential_plan_shuffles_each_round_by_its_seed_and_skips_what_is_ok(tmp_path: Path) -> None:
+    fresh = lab_plan(str(tmp_path), "sequential", ["native", "docker", "docker_host"], 3, 1)
+    assert fresh["next_order"] == 1 and fresh["done_rounds"] == [] and fresh["todo"] == fresh["order"]
+    assert [r["round"] for r in fresh["order"]] == [1, 1, 1, 2, 2, 2, 3, 3, 3]
+    for r in (1, 2, 3):
+        assert sorted(p["mode"] for p in fresh["order"] if p["round"] == r) == ["docker", "docker_host", "native"]
+    # The order is the seed's (as Ansible's shuffle filter gave it: random.Random("<seed>-<round>")).
+    assert lab_plan(str(tmp_path), "sequential", ["native", "docker", "docker_host"], 3, 1) == fresh
+    assert lab_plan(str(tmp_path), "sequential", ["native", "docker", "docker_host"], 3, 2)["order"] != fresh["order"]
+
+    first, second = fresh["order"][0], fresh["order"][1]
+    write_meta(tmp_path, lab_run_name(1, first["mode"], 1), {"status": "ok"})
+    write_meta(tmp_path, lab_run_name(2, second["mode"], 1), {"status": "failed"})
+    (tmp_path / "runs" / "notes").mkdir()  # not a run folder: ignored
+    resumed = lab_plan(str(tmp_path), "sequential", ["native", "docker", "docker_host"], 3, 1)
+    assert resumed["todo"] == fresh["order"][1:], "the ok run is skipped, the failed one redone"
+    assert resumed["next_order"] == 3, "a failed run's folder keeps its number: nothing recorded is reused"
+
+
+def test_a_concurrent_plan_lists_the_rounds_already_ok(tmp_path: Path) -> None:
+    write_meta(tmp_path, "001_concurrent_r1", {"status": "ok"})
+    write_meta(tmp_path, "002_concurrent_r2", {"status": "failed"})
+    write_meta(tmp_path, "003_concurrent_r2", {"status": "ok"})
+    write_meta(tmp_path, "004_concurrent_r3", {"status": "running"})
+    plan = lab_plan(str(tmp_path), "concurrent", ["native", "docker"], 6, 1)
+    assert plan == {"order": [], "todo": [], "done_rounds": [1, 2], "next_order": 5}
+
+
+def test_a_run_folder_name_and_the_manifests_run_order_in_either_shape() -> None:
+    assert lab_run_name(7, "docker_host", 12) == "007_docker_host_r12"
+    assert lab_run_name("1234", "concurrent", "3") == "1234_concurrent_r3"
+    records = [{"mode": "native", "round": 1}, {"mode": "docker", "round": 1}]
+    assert planned_runs(records) == [("native", 1), ("docker", 1)]
+    assert planned_runs(["native 1", "docker 1"]) == [("native", 1), ("docker", 1)], "as campaigns recorded it before"

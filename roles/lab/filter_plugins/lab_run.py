@@ -1,5 +1,9 @@
 """The lab role's run logic, as plain functions: Ansible only starts, waits, fetches and writes.
 
+- lab_plan: what is left to run of a campaign (sequential runs as {mode, round} records in each
+  round's seeded order, the concurrent rounds already done) and the next run folder's number,
+  from the run folders already recorded (a resumed campaign skips its ok runs).
+- lab_run_name: a run folder's name (analysis.contract).
 - lab_round_order: the positions of the modes in one concurrent round (a seeded base order,
   rotated one place per round: over n rounds every mode holds every position once).
 - lab_targets / lab_k6_argv: the k6 command line of one load generator for one run or round.
@@ -36,6 +40,43 @@ if str(PROJECT) not in sys.path:
 from analysis import contract  # noqa: E402
 from analysis.precision import paired_gap  # noqa: E402
 from analysis.window import WindowError, windows  # noqa: E402
+
+
+def lab_plan(campaign_dir: str, design: str, modes: list[str], rounds: Any, seed: Any) -> dict[str, Any]:
+    """The campaign's plan against what its run folders already hold.
+
+    order: every planned sequential run, {mode, round}, each round's modes shuffled by the seed
+    "<seed>-<round>" (as Ansible's shuffle filter did: random.Random(seed).shuffle); todo: those
+    not yet ok; done_rounds: the concurrent rounds already ok; next_order: one past the highest
+    run folder number (failed folders count: nothing recorded is reused).
+    """
+    ok: set[tuple[str, int]] = set()
+    highest = 0
+    for folder in Path(campaign_dir, "runs").glob("*"):
+        identity = contract.run_identity(folder.name)
+        if identity is None or not folder.is_dir():
+            continue
+        order, unit, round_number = identity
+        highest = max(highest, order)
+        meta, _ = _json_file(folder / "run.json")
+        if meta is not None and meta.get("status") == "ok":
+            ok.add((unit, round_number))
+    planned: list[dict[str, Any]] = []
+    if design == "sequential":
+        for round_number in range(1, int(rounds) + 1):
+            shuffled = list(modes)
+            random.Random(f"{seed}-{round_number}").shuffle(shuffled)
+            planned += [{"mode": mode, "round": round_number} for mode in shuffled]
+    return {
+        "order": planned,
+        "todo": [run for run in planned if (run["mode"], run["round"]) not in ok],
+        "done_rounds": sorted(r for unit, r in ok if unit == contract.CONCURRENT),
+        "next_order": highest + 1,
+    }
+
+
+def lab_run_name(order: Any, unit: str, round_number: Any) -> str:
+    return contract.run_name(int(order), unit, int(round_number))
 
 
 def lab_round_order(modes: list[str], seed: Any, round_number: Any) -> list[str]:
@@ -413,6 +454,8 @@ def lab_precision(campaign_dir: str, baseline: str, metric: str, higher_is_bette
 class FilterModule:
     def filters(self) -> dict[str, Any]:
         return {
+            "lab_plan": lab_plan,
+            "lab_run_name": lab_run_name,
             "lab_round_order": lab_round_order,
             "lab_targets": lab_targets,
             "lab_k6_argv": lab_k6_argv,
