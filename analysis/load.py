@@ -27,7 +27,6 @@ from analysis import contract
 from analysis.window import HISTOGRAM_EDGES_MS as _EDGES
 from analysis.window import ModeWindow, WindowError, gmean_ms, windows
 
-RUN_NAME = contract.RUN_NAME
 METRICS = (b"http_reqs", b"http_req_duration", b"http_req_failed")
 _FAST = re.compile(
     rb'^\{"metric":"(http_reqs|http_req_duration|http_req_failed)","type":"Point","data":\{"time":"[^"]*","value":([-0-9.eE+]+),"tags":\{(.*)\}\}\}\s*$'
@@ -91,6 +90,12 @@ class Run:
     @property
     def concurrent(self) -> bool:
         return self.meta.get("design") == "concurrent"
+
+    @property
+    def order(self) -> int:
+        """The run's place in the campaign: run.json's order, else its folder's number."""
+        identity = contract.run_identity(self.name)
+        return int(self.meta.get("order") or (identity[0] if identity else 0))
 
 
 @dataclass
@@ -184,23 +189,23 @@ def _phase(tags: bytes) -> str | None:
 
 def _runs(folder: Path, modes: list[str]) -> Iterator[Run]:
     for run_dir in sorted(p for p in folder.iterdir() if p.is_dir()):
-        match = RUN_NAME.match(run_dir.name)
-        if not match:
+        identity = contract.run_identity(run_dir.name)
+        if identity is None:
             continue
         try:
             yield Run(name=run_dir.name, path=run_dir, meta=_read_json(run_dir / "run.json"))
         except CampaignError as exc:
             # A run cut short (control node killed between fetch and record, disk full): left out
             # by name, never the campaign's end; a resume runs it again under a new number.
-            yield _unrecorded(run_dir, match, modes, str(exc))
+            yield _unrecorded(run_dir, identity, modes, str(exc))
 
 
-def _unrecorded(run_dir: Path, match: re.Match[str], modes: list[str], why: str) -> Run:
-    round_ = int(match.group("round"))
-    if match.group("mode") == contract.CONCURRENT:
+def _unrecorded(run_dir: Path, identity: tuple[int, str, int], modes: list[str], why: str) -> Run:
+    _, unit, round_ = identity
+    if unit == contract.CONCURRENT:
         meta: dict[str, Any] = {"design": contract.CONCURRENT, "modes": modes, "round": round_, "measure_duration_s": 0}
     else:
-        meta = {"mode": match.group("mode"), "round": round_, "measure_duration_s": 0}
+        meta = {"mode": unit, "round": round_, "measure_duration_s": 0}
     meta |= {"status": "unrecorded", "error": why}
     return Run(name=run_dir.name, path=run_dir, meta=meta, problem=f"no usable run.json ({why}); resuming the campaign runs it again")
 
