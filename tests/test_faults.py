@@ -156,7 +156,7 @@ def test_a_password_in_the_database_uri_never_shows(tmp_path: Path) -> None:
     """An external URI with a password, at a closed loopback port: verify fails naming the DB, never the password."""
     secret = "s3cret-Pw-4-lab"
     uri = f"mongodb://lab:{secret}@127.0.0.1:9/?directConnection=true"
-    extra = {"mongodb_uris": {"native": uri, "bridge": uri}, "lab_results_dir": str(tmp_path), "lab_campaign_id": "secret"}
+    extra = {"mongodb_target_uris": {"native": uri, "bridge": uri}, "lab_results_dir": str(tmp_path), "lab_campaign_id": "secret"}
     result = ansible_playbook("playbooks/verify.yml", "-e", json.dumps(extra))
     output = result.stdout + result.stderr
     assert result.returncode != 0
