@@ -24,10 +24,10 @@ BAD_PROFILE = {
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        ({"mongodb_engine": "postgres"}, "mongodb_engine is 'postgres' (allowed: embedded, official, external)"),
+        ({"mongodb_engine": "postgres"}, "value of mongodb_engine must be one of: embedded, official, external, got: postgres"),
         ({"mongodb_port": 70000}, "mongodb_port is 70000 (allowed: 1-65535)"),
         ({"mongodb_engine": "external"}, "mongodb_engine is 'external' but mongodb_external_uri is empty"),
-        ({"docker_engine_source": "snap"}, "docker_engine_source is 'snap'; allowed: distro, docker-ce"),
+        ({"docker_engine_source": "snap"}, "value of docker_engine_source must be one of: distro, docker-ce, got: snap"),
         ({"k6_version": "1.x"}, "k6_version is '1.x' (expected X.Y.Z"),
         ({"dataset_count": 0}, "dataset_count is 0 (allowed: 1-1000000)"),
         (
