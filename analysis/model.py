@@ -88,6 +88,12 @@ class Report:
                 f"{c.mode}: this campaign resolves ±{c.half_width_pp:.2f} pp on {c.metric} (95% CI half-width); it could have "
                 f"detected a gap of {c.mde_pct:.2f}% with 80% power; {more}"
             )
+        if lines:
+            lines.append(
+                "these CIs are this occasion's: they cover the rounds' spread, not what changes between campaigns (on the lab's "
+                "own machine, campaigns hours apart differed by 3-4x their standard errors); to answer for the machine, repeat "
+                f"the profile on other occasions and pool them: lab pool results/{self.campaign.manifest.get('campaign_id', '<id>')} …"
+            )
         return lines
 
     def controls(self) -> list[dict[str, Any]]:

@@ -81,6 +81,7 @@ def test_the_report_says_what_the_campaign_resolves(rounds: tuple[Path, str]) ->
     for mode, resolution in gap["resolution"].items():
         assert resolution["n_pairs"] == 2 and resolution["ci_half_width_pp"] > 0
         assert any(line.startswith(f"{mode}: this campaign resolves ±") for line in gap["verdicts"])
+    assert any("these CIs are this occasion's" in line and "lab pool results/" in line for line in gap["verdicts"])
     assert "CPU per request" in stdout
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["precision"]["stop_reason"] == "all 2 rounds allowed were run"
