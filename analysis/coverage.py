@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m analysis.coverage", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("campaign", type=Path)
-    parser.add_argument("--mode", default="native_b")
+    parser.add_argument("--mode", help="default: the campaign's A/A twin of the baseline (twin_of in modes.yml)")
     parser.add_argument("--metric", help="default: the campaign's primary metric")
     parser.add_argument("--gap", type=float, default=1.0, help="the known gap of the synthetic campaigns, %% (default 1)")
     parser.add_argument("--rounds", type=int, nargs="+", default=[4, 8, 16, 30])
@@ -37,15 +37,19 @@ def main(argv: list[str] | None = None) -> int:
     except CampaignError as exc:
         print(f"coverage: {exc}", file=sys.stderr)
         return 2
+    mode = args.mode or min(report.aa_modes, default=None)
+    if mode is None:
+        print(f"coverage: {args.campaign}: no A/A twin of the baseline among its modes; name one with --mode", file=sys.stderr)
+        return 2
     metric = args.metric or primary_metric_of(report.campaign)
     baseline = baseline_of(report.campaign)
-    pairs = by_round(report.runs[report.runs["status"] == "ok"], args.mode, metric, baseline).dropna()
+    pairs = by_round(report.runs[report.runs["status"] == "ok"], mode, metric, baseline).dropna()
     if len(pairs) < 5:
-        print(f"coverage: {args.campaign}: {len(pairs)} paired rounds of {args.mode} on {metric}; 5 are needed", file=sys.stderr)
+        print(f"coverage: {args.campaign}: {len(pairs)} paired rounds of {mode} on {metric}; 5 are needed", file=sys.stderr)
         return 2
-    residuals = np.log(pairs[args.mode].to_numpy() / pairs[baseline].to_numpy())
+    residuals = np.log(pairs[mode].to_numpy() / pairs[baseline].to_numpy())
     spread = residuals.std(ddof=1)
-    print(f"{args.campaign}: {len(residuals)} rounds of {args.mode} vs {baseline} on {metric}, sd of the log-ratio {spread:.4f}")
+    print(f"{args.campaign}: {len(residuals)} rounds of {mode} vs {baseline} on {metric}, sd of the log-ratio {spread:.4f}")
     for n in args.rounds:
         t = coverage(args.gap, 0.0, n, args.trials, "t", residuals=residuals)
         boot = coverage(args.gap, 0.0, n, min(args.trials, 1500), "percentile", residuals=residuals)

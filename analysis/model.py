@@ -16,11 +16,11 @@ import pandas as pd
 from analysis.contract import CONCURRENT, planned_runs
 from analysis.load import Campaign, load_campaign
 from analysis.stats import (
-    AA_MODE,
     BASELINE,
     BUSY_CORE_WARNING,
     ERROR_RATE_WARNING,
     K6_CPU_WARNING,
+    LEGACY_AA_MODE,
     METRICS,
     MIN_ROUNDS_WARNING,
     TARGET_HALF_WIDTH_PP,
@@ -49,6 +49,7 @@ class Report:
     warnings: list[str]
     flags: dict[str, list[str]]
     histograms: dict[str, np.ndarray]
+    aa_modes: frozenset[str] = frozenset()
 
     @property
     def campaign_id(self) -> str:
@@ -67,7 +68,7 @@ class Report:
 
     def headlines(self) -> list[str]:
         """The verdicts: each primary gap, what the campaign could resolve, which flagged runs count."""
-        headlines = [headline(c, self.floor, self.baseline) for c in self.primary()]
+        headlines = [headline(c, self.floor, self.baseline, self.aa_modes) for c in self.primary()]
         return headlines + self.resolution_lines() + flag_notes(self.campaign, self.flags)
 
     def resolution_lines(self) -> list[str]:
@@ -127,7 +128,7 @@ class Report:
         rows = []
         for c in self.comparisons:
             row = c.as_json()
-            if c.metric in self.floor and c.mode != AA_MODE:
+            if c.metric in self.floor and c.mode not in self.aa_modes:
                 row["exceeds_noise_floor"] = abs(c.gap_pct) > self.floor[c.metric]
             rows.append(row)
         manifest = self.campaign.manifest
@@ -162,17 +163,27 @@ def baseline_of(campaign: Campaign) -> str:
     return str(campaign.manifest.get("baseline") or BASELINE)
 
 
+def aa_modes_of(campaign: Campaign) -> frozenset[str]:
+    """The baseline's A/A twins: the modes the manifest records as twin_of the baseline (modes.yml);
+    in a campaign recorded before the manifest said, the mode named native_b."""
+    modes = campaign.manifest.get("modes") or {}
+    facts = {m: f for m, f in modes.items() if isinstance(f, dict)}
+    if any("twin_of" in f for f in facts.values()):
+        return frozenset(m for m, f in facts.items() if f.get("twin_of") == baseline_of(campaign))
+    return frozenset({LEGACY_AA_MODE} & set(modes))
+
+
 def primary_metric_of(campaign: Campaign) -> str:
     manifest = campaign.manifest
     return str(manifest.get("primary_metric") or (manifest.get("profile") or {}).get("primary_metric") or "throughput_rps")
 
 
-def headline(c: Comparison, floor: dict[str, float], baseline: str = BASELINE) -> str:
+def headline(c: Comparison, floor: dict[str, float], baseline: str, aa_modes: frozenset[str]) -> str:
     metric = {"throughput_rps": "throughput", "cpu_us_per_request": "CPU per request"}.get(c.metric, c.metric)
     ci = f"95% CI {c.ci95[0]:.2f}–{c.ci95[1]:.2f}%" if c.ci95 else ("no CI: fewer than 2 paired rounds" if c.n_pairs < 2 else "no CI")
     p = f"p={c.p_value:.3f}" if c.p_value is not None else "no test"
     detail = f"({ci}, {p}, {c.n_pairs} paired round{'s' if c.n_pairs != 1 else ''})"
-    within_floor = c.metric in floor and c.mode != AA_MODE and abs(c.gap_pct) <= floor[c.metric]
+    within_floor = c.metric in floor and c.mode not in aa_modes and abs(c.gap_pct) <= floor[c.metric]
     if not c.significant or within_floor:
         reason = f"noise floor {floor[c.metric]:.1f}%" if within_floor else "the noise"
         return f"{c.mode} vs {baseline}: no difference detectable above {reason} in {metric}: gap {c.gap_pct:+.2f}% {detail}"
@@ -336,4 +347,5 @@ def build(folder: Path) -> Report:
         for mode, window in (run.windows or {}).items():
             histograms[mode] = histograms.get(mode, 0) + np.asarray(window.histogram)
     flags = run_flags(campaign, runs)
-    return Report(campaign, runs, found, noise_floor(found), warnings_for(campaign, runs, found), flags, histograms)
+    aa_modes = aa_modes_of(campaign)
+    return Report(campaign, runs, found, noise_floor(found, aa_modes), warnings_for(campaign, runs, found), flags, histograms, aa_modes)

@@ -18,7 +18,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from analysis.load import HISTOGRAM_EDGES_MS  # noqa: E402
 from analysis.model import Report  # noqa: E402
-from analysis.stats import AA_MODE, METRICS, gap_pct  # noqa: E402
+from analysis.stats import METRICS, gap_pct  # noqa: E402
 
 MANIFEST_FACTS = (
     ("campaign_id", "campaign"),
@@ -101,10 +101,11 @@ def markdown(report: Report, out: Path | None = None) -> str:
     lines = [f"# Campaign {report.campaign_id}", "", "## Verdict", ""]
     lines += [f"- {h}" for h in report.headlines()] or ["- no mode to compare with the baseline"]
     if report.floor:
-        lines += ["", "Noise floor (A/A, native_b vs native): " + ", ".join(f"{k} {v:.2f}%" for k, v in report.floor.items())]
+        twins = ", ".join(sorted(report.aa_modes))
+        lines += ["", f"Noise floor (A/A, {twins} vs {report.baseline}): " + ", ".join(f"{k} {v:.2f}%" for k, v in report.floor.items())]
     lines += [
         "",
-        "## Gap against native (positive = worse)",
+        f"## Gap against {report.baseline} (positive = worse)",
         "",
         gap_table(report).to_markdown(index=False, floatfmt=".4g"),
         "",
@@ -172,7 +173,7 @@ def forest_figure(report: Report) -> Figure:
     ys = list(range(len(rows)))[::-1]
     for y, row in zip(ys, rows, strict=True):
         floor = report.floor.get(row["metric"])
-        if floor is not None and row["mode"] != AA_MODE:
+        if floor is not None and row["mode"] not in report.aa_modes:
             ax.fill_betweenx([y - 0.4, y + 0.4], -floor, floor, color="0.85", zorder=0)
         color = "C0" if row["role"] == "primary" else "C7"
         if row["ci95"]:

@@ -20,8 +20,9 @@ from scipy import stats
 from analysis.load import Campaign, Run
 from analysis.precision import paired_gap, pairs_for_half_width
 
+# Campaigns recorded before the manifest said which mode is the baseline and which the A/A twin.
 BASELINE = "native"
-AA_MODE = "native_b"
+LEGACY_AA_MODE = "native_b"
 METRICS = ("throughput_rps", "latency_gmean_ms", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "cpu_us_per_request")
 TARGET_HALF_WIDTH_PP = 1.0
 BUSY_CORE_WARNING = 0.80
@@ -280,11 +281,11 @@ def control_fdr(found: list[Comparison], primary: str) -> list[Comparison]:
     return found
 
 
-def noise_floor(found: list[Comparison]) -> dict[str, float]:
+def noise_floor(found: list[Comparison], aa_modes: frozenset[str]) -> dict[str, float]:
     """Per metric, how big a gap two identical deployments showed: the far end of the A/A CI."""
     floor = {}
     for c in found:
-        if c.mode == AA_MODE:
+        if c.mode in aa_modes:
             ends = [abs(c.gap_pct)] + ([abs(c.ci95[0]), abs(c.ci95[1])] if c.ci95 else [])
             floor[c.metric] = max(ends)
     return floor

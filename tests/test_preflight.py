@@ -61,7 +61,11 @@ BAD_PROFILE = {
         ),
         (
             {"lab_mode_catalog": {"native": {"kind": "native", "port": 8101, "busy_loops": "lots"}}, "lab_modes": ["native"]},
-            "busy_loops (optional) a whole number 0-10000000",
+            "busy_loops is 'lots' (optional, a whole number 0-10000000)",
+        ),
+        (
+            {"lab_mode_catalog": {"native": {"kind": "native", "port": 8101, "twin_of": "nativ"}}, "lab_modes": ["native"]},
+            "twin_of is 'nativ' (optional, a mode of the catalog)",
         ),
         ({"lab_service_hash_seed": "-1"}, "lab_service_hash_seed is '-1': a whole number 0-4294967295 (PYTHONHASHSEED), or random"),
         ({"lab_k6_dashboard": "maybe"}, "argument 'lab_k6_dashboard' is of type str and we were unable to convert to bool"),

@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from analysis.load import CampaignError, read_points
-from analysis.model import build
+from analysis.load import Campaign, CampaignError, read_points
+from analysis.model import aa_modes_of, build
 from analysis.report import main
 from analysis.stats import gap_pct
 
@@ -294,3 +294,19 @@ def test_a_full_disk_during_the_report_exits_2_naming_the_file_and_keeps_the_old
     err = capsys.readouterr().err
     assert err.startswith(f"report: {out / 'runs.csv'}: cannot write: No space left on device") and "Traceback" not in err
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before, "the old report stays whole, no temporary file is left"
+
+
+@pytest.mark.parametrize(
+    ("modes", "baseline", "twins"),
+    [
+        ({"native": {"twin_of": None}, "native_b": {"twin_of": "native"}, "docker": {"twin_of": None}}, "native", {"native_b"}),
+        ({"native": {"twin_of": None}, "other": {"twin_of": "native"}, "native_b": {"twin_of": None}}, "native", {"other"}),
+        ({"docker": {"twin_of": None}, "docker_b": {"twin_of": "docker"}, "native_b": {"twin_of": "native"}}, "docker", {"docker_b"}),
+        # Recorded before the manifest named the twins: the mode named native_b, if the campaign has it.
+        ({"native": {}, "native_b": {}}, "native", {"native_b"}),
+        ({"native": {}, "docker": {}}, "native", set()),
+    ],
+)
+def test_the_aa_twins_are_read_from_the_manifest(modes: dict[str, dict[str, object]], baseline: str, twins: set[str]) -> None:
+    campaign = Campaign(path=Path("c"), manifest={"baseline": baseline, "modes": modes}, runs=[])
+    assert aa_modes_of(campaign) == twins
