@@ -24,7 +24,7 @@ def free_port() -> int:
 def nx_binary() -> str:
     found = shutil.which("nx-27017") or str(Path(sys.executable).with_name("nx-27017"))
     if not Path(found).exists():
-        pytest.fail("nx-27017 is not installed in the test venv: run `make venv`")
+        pytest.fail("nx-27017 is not installed in the test venv: run `make unit` (it installs the venv)")
     return found
 
 
