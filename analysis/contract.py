@@ -27,6 +27,7 @@ RUN_TYPES: dict[str, tuple[tuple[type, ...], bool, str]] = {
     "service_cpu_s": (_NUMBER, True, "a number of seconds or null"),
     "k6_cpu_s": (_NUMBER, True, "a number of seconds or null"),
     "service_core_busy": (_NUMBER, True, "a share or null"),
+    "service_core_other": (_NUMBER, True, "a share or null"),
     "per_mode": ((dict,), False, "an object by mode"),
     "segments": ((list,), True, "a list"),
 }

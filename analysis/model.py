@@ -35,6 +35,10 @@ from analysis.stats import (
 FACTS_THAT_MUST_MATCH = ("packages_sha256", "payload_sha256", "cpuset", "python")
 # Load generators started further apart than this are flagged.
 SKEW_WARNING_S = 0.5
+# Cores' worth of the service CPUs taken by work other than the modes during a round's window
+# (~0.01-0.02 in a clean round here; another program on the machine took 0.3+ and doubled CPU
+# per request in capacity-7's rounds 19-21).
+OTHER_WORK_WARNING = 0.10
 # The runs of one sequential round started further apart than this (and than 3 times the
 # round's planned load) were split, e.g. across a resume: the pair did not share the machine's state.
 SPLIT_ROUND_S = 600.0
@@ -280,6 +284,9 @@ def run_flags(campaign: Campaign, runs: pd.DataFrame) -> dict[str, list[str]]:
             flags.append(f"k6 {float(share.iloc[0]):.0%} of its core")
         if meta.get("recovered"):
             flags.append("recovered before the run")
+        other = meta.get("service_core_other")
+        if isinstance(other, int | float) and not isinstance(other, bool) and other > OTHER_WORK_WARNING:
+            flags.append(f"other work took {other:.0%} of the service core")
         skew = meta.get("start_skew_s")
         if isinstance(skew, int | float) and skew > SKEW_WARNING_S:
             flags.append(f"load generators {skew:.2f} s apart")

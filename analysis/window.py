@@ -90,6 +90,9 @@ class ModeWindow:
     latency_ms: dict[int, float]
     histogram: list[int] = field(default_factory=list)
     latency_gmean_ms: float | None = None
+    # The two CPU samples that bound the window (epoch seconds).
+    t0: float = 0.0
+    t1: float = 0.0
     # Per second of the round, from its first request: requests done (any phase) and the p95 of the
     # measured ones (None where there were none); the measured phase starts at measure_from_s.
     per_second_requests: list[int] = field(default_factory=list)
@@ -246,8 +249,28 @@ def windows(raw: Iterable[Path], samples_path: Path, modes: Iterable[str]) -> di
             per_second_requests=_per_second_counts(p.done_at, start),
             per_second_p95_ms=_per_second_p95(p.durations_at, p.durations_ms, start),
             measure_from_s=p.first_measured - start,
+            t0=t0,
+            t1=t1,
         )
     return result
+
+
+SERVICE_CORE = "@service_core"
+
+
+def other_work(samples_path: Path, found: dict[str, ModeWindow]) -> float | None:
+    """Cores' worth of the service CPU set's time that went to anything but the modes during the
+    round's window (cpu_sampler's @service_core: every task's time on those CPUs); None when the
+    samples do not have it. ~0.01-0.02 in a clean round here; other work on the machine shows."""
+    first = next(iter(found.values()), None)
+    if first is None or first.t1 <= first.t0:
+        return None
+    at = {t: cpu for t, cpu in read_samples(samples_path)}
+    before, after = at.get(first.t0, {}), at.get(first.t1, {})
+    if SERVICE_CORE not in before or SERVICE_CORE not in after:
+        return None
+    core_s = (after[SERVICE_CORE] - before[SERVICE_CORE]) / 1e9
+    return (core_s - sum(w.cpu_s for w in found.values())) / (first.t1 - first.t0)
 
 
 def _per_second_counts(times: array[float], start: float) -> list[int]:

@@ -253,6 +253,8 @@ def test_the_verdicts_say_which_flagged_runs_were_kept_and_a_split_round_is_flag
         edit(run.name, service_cpu_s=1.8)  # a busy service core: no flag of its own
     edit("001_native_r1", recovered=True)
     edit("004_docker_r2", recovered=True)  # a failed run: left out
+    edit("005_native_r2", service_core_other=0.31)  # another program on the service core
+    edit("006_native_b_r2", service_core_other=0.02)  # a clean round's share: no flag
     # Round 3's pair measured three hours apart (a resume): flagged, kept.
     edit("007_native_r3", started_at="2026-11-29T10:00:00Z")
     edit("008_docker_r3", started_at="2026-11-29T13:00:00.5Z")
@@ -260,13 +262,14 @@ def test_the_verdicts_say_which_flagged_runs_were_kept_and_a_split_round_is_flag
     assert report.flags == {
         "001_native_r1": ["recovered before the run"],
         "004_docker_r2": ["recovered before the run"],
+        "005_native_r2": ["other work took 31% of the service core"],
         "007_native_r3": ["round 3 split: its runs started 180 min apart"],
         "008_docker_r3": ["round 3 split: its runs started 180 min apart"],
     }
     verdicts = report.headlines()
     assert (
-        "3 flagged run(s) kept in the gaps: 001_native_r1 (recovered before the run), "
-        "007_native_r3 (round 3 split: its runs started 180 min apart), 008_docker_r3 (round 3 split: its runs started 180 min apart)"
+        "4 flagged run(s) kept in the gaps: 001_native_r1 (recovered before the run), "
+        "005_native_r2 (other work took 31% of the service core), 007_native_r3 (round 3 split: its runs started 180 min apart), 008_docker_r3 (round 3 split: its runs started 180 min apart)"
     ) in verdicts
     assert "1 flagged run(s) left out of the gaps: 004_docker_r2 (recovered before the run)" in verdicts
 

@@ -2,6 +2,10 @@
 
 import gzip
 import json
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +49,9 @@ def k6_lines(mode: str, times: list[float], phase: str, duration_ms: float = 5.0
     return lines
 
 
-def write_round(folder: Path, per_mode: dict[str, tuple[int, float]], samples: int = 11) -> None:
-    """A concurrent round: each mode serves `rate` requests/s (warm-up 0-2 s, measured 2-12 s) at `cpu_us` each."""
+def write_round(folder: Path, per_mode: dict[str, tuple[int, float]], samples: int = 11, other: float | None = None) -> None:
+    """A concurrent round: each mode serves `rate` requests/s (warm-up 0-2 s, measured 2-12 s) at `cpu_us` each;
+    `other`: cores' worth of the service core's time that went to other work (sampled as @service_core)."""
     folder.mkdir(parents=True, exist_ok=True)
     lines = ['{"type":"Metric","data":{"name":"http_reqs"},"metric":"http_reqs"}']
     for mode, (rate, _) in per_mode.items():
@@ -58,6 +63,8 @@ def write_round(folder: Path, per_mode: dict[str, tuple[int, float]], samples: i
         for i in range(samples + 4):
             t = T0 + 1.5 + i  # 1.5 s, 2.5 s, ... samples; cpu grows with the requests served
             cpu = {mode: round(max(0.0, t - T0) * rate * us * 1000) for mode, (rate, us) in per_mode.items()}
+            if other is not None:
+                cpu["@service_core"] = sum(cpu.values()) + round(max(0.0, t - T0) * other * 1e9)
             handle.write(json.dumps({"t": t, "cpu_ns": cpu}) + "\n")
     summary = {"metrics": {"http_req_failed{phase:measure}": {"values": {"passes": 0, "fails": 10 * sum(r for r, _ in per_mode.values())}}}}
     for name, content in (
@@ -212,7 +219,28 @@ def test_a_round_record_has_every_modes_window_and_the_cores_busy_share(tmp_path
     assert record["per_mode"]["native_cost3"]["busy_us_per_request"] == pytest.approx(13.0)
     assert "busy_us_per_request" not in record["per_mode"]["native"]
     assert record["service_core_busy"] == pytest.approx(1000 * (450 + 460) / 1e6, rel=1e-4)
+    assert record["service_core_other"] is None, "samples without @service_core: not measured, not 0"
     assert record["k6_cpu_s"] == 1.5 and record["segments"][0]["started_epoch"] == T0
+
+
+def test_a_round_record_says_how_much_of_the_service_core_other_work_took(tmp_path: Path) -> None:
+    write_round(tmp_path, {"native": (500, 450.0), "docker": (500, 600.0)}, other=0.3)
+    record = lab_concurrent_record(str(tmp_path), RUN | {"modes": ["native", "docker"]}, observed_for(["native", "docker"]))
+    assert record["status"] == "ok" and record["service_core_other"] == pytest.approx(0.3, abs=1e-3)
+    assert record["service_core_busy"] == pytest.approx(500 * (450 + 600) / 1e6, rel=1e-4)
+
+
+def test_the_sampler_reads_each_cgroup_and_the_named_cpus(tmp_path: Path) -> None:
+    """Against this machine's cgroup v1 cpuacct: the root cgroup as a mode, CPU 0 and every CPU as @names."""
+    out = tmp_path / "cpu.jsonl"
+    sampler = Path(__file__).resolve().parents[2] / "roles/lab/files/cpu_sampler.py"
+    every = f"0-{(os.cpu_count() or 1) - 1}"
+    argv = [sys.executable, str(sampler), str(out), f"{time.time() + 0.3:.3f}", "0.1", "all=/", "@core=0", f"@all_cpus={every}"]
+    subprocess.run(argv, check=True, timeout=30)
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(lines) >= 3 and all(set(line["cpu_ns"]) == {"all", "@core", "@all_cpus"} for line in lines)
+    last = lines[-1]["cpu_ns"]
+    assert 0 < last["@core"] <= last["@all_cpus"] <= last["all"] * 1.001 + 1e9
 
 
 @pytest.mark.parametrize(

@@ -1,11 +1,14 @@
 #!/usr/bin/python3
 """Sample the CPU time of each mode's cgroup until a deadline, as JSON lines.
 
-usage: cpu_sampler.py OUT UNTIL_EPOCH INTERVAL_S NAME=CGROUP [NAME=CGROUP ...]
+usage: cpu_sampler.py OUT UNTIL_EPOCH INTERVAL_S NAME=CGROUP [NAME=CGROUP ...] [@NAME=CPULIST]
 
 Every INTERVAL_S: {"t": <epoch>, "cpu_ns": {NAME: cpuacct.usage of CGROUP, ...}}. The report
 takes the samples that bracket a concurrent run's measured window and counts each mode's
 requests between the same two instants, so CPU and requests cover exactly one window.
+@NAME=CPULIST (e.g. @service_core=1): the time those CPUs spent on any task at all (the root
+cgroup's cpuacct.usage_percpu), so the record can say how much of the service core went to
+work other than the modes.
 """
 
 import json
@@ -22,17 +25,32 @@ def cpuacct_root() -> Path:
     raise SystemExit("cpu_sampler: no cgroup v1 cpuacct hierarchy")
 
 
+def cpu_list(text: str) -> list[int]:
+    """ "0-1,3" -> [0, 1, 3]."""
+    found: list[int] = []
+    for part in text.split(","):
+        low, _, high = part.partition("-")
+        found += range(int(low), int(high or low) + 1)
+    return found
+
+
 def main(argv: list[str]) -> int:
     if len(argv) < 5:
         print(__doc__.strip(), file=sys.stderr)
         return 2
     out, until, interval = Path(argv[1]), float(argv[2]), float(argv[3])
     root = cpuacct_root()
-    files = {name: root / cgroup.strip("/") / "cpuacct.usage" for name, cgroup in (arg.split("=", 1) for arg in argv[4:])}
+    pairs = [arg.split("=", 1) for arg in argv[4:]]
+    files = {name: root / cgroup.strip("/") / "cpuacct.usage" for name, cgroup in pairs if not name.startswith("@")}
+    cores = {name: cpu_list(cpus) for name, cpus in pairs if name.startswith("@")}
+    percpu = root / "cpuacct.usage_percpu"
     with out.open("w", encoding="utf-8") as handle:
         tick = time.time()
         while True:
             usage = {name: int(path.read_text()) for name, path in files.items()}
+            if cores:
+                per_cpu = [int(v) for v in percpu.read_text().split()]
+                usage |= {name: sum(per_cpu[i] for i in cpus) for name, cpus in cores.items()}
             now = time.time()
             handle.write(json.dumps({"t": round(now, 6), "cpu_ns": usage}) + "\n")
             handle.flush()

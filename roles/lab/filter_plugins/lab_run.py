@@ -39,7 +39,7 @@ if str(PROJECT) not in sys.path:
 
 from analysis import contract  # noqa: E402
 from analysis.precision import paired_gap  # noqa: E402
-from analysis.window import WindowError, windows  # noqa: E402
+from analysis.window import WindowError, other_work, windows  # noqa: E402
 
 
 def lab_plan(campaign_dir: str, design: str, modes: list[str], rounds: Any, seed: Any) -> dict[str, Any]:
@@ -375,7 +375,7 @@ def lab_concurrent_record(run_dir: str, run: dict[str, Any], observed: dict[str,
         if after.get(mode, {}).get("status") != 200:
             errors.append(f"{mode} unhealthy after the round (status {after.get(mode, {}).get('status')})")
     per_mode: dict[str, dict[str, Any]] = {}
-    busy = None
+    busy = other = None
     if not any(s["k6_exit"] != 0 for s in segments):
         raws = [folder / f"k6{suffix}.json.gz" for suffix in run["suffixes"]]
         try:
@@ -385,6 +385,8 @@ def lab_concurrent_record(run_dir: str, run: dict[str, Any], observed: dict[str,
         else:
             window_s = next(iter(found.values())).window_s
             busy = round(sum(w.cpu_s for w in found.values()) / window_s, 4) if window_s > 0 else None
+            extra = other_work(folder / contract.SAMPLES_FILE, found)
+            other = None if extra is None else round(extra, 4)
             for position, mode in enumerate(modes, start=1):
                 stats = (before.get(mode, {}).get("json") or {}, after.get(mode, {}).get("json") or {})
                 per_mode[mode] = {"position": position} | found[mode].as_json() | _injected(*stats)
@@ -394,6 +396,8 @@ def lab_concurrent_record(run_dir: str, run: dict[str, Any], observed: dict[str,
         "recovered": sorted(observed.get("recovered") or []),
         "cpu_window": "samples bracketing the measured phase (cpu.jsonl)",
         "service_core_busy": busy,
+        # Cores' worth of the service CPUs' time that went to anything but the modes in the window.
+        "service_core_other": other,
         "per_mode": per_mode,
     }
 
