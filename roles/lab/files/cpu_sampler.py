@@ -49,8 +49,9 @@ def main(argv: list[str]) -> int:
         while True:
             usage = {name: int(path.read_text()) for name, path in files.items()}
             if cores:
+                # Left out (not 0) where this cgroup view does not list those CPUs: the record then says "not measured".
                 per_cpu = [int(v) for v in percpu.read_text().split()]
-                usage |= {name: sum(per_cpu[i] for i in cpus) for name, cpus in cores.items()}
+                usage |= {name: sum(per_cpu[i] for i in cpus) for name, cpus in cores.items() if max(cpus) < len(per_cpu)}
             now = time.time()
             handle.write(json.dumps({"t": round(now, 6), "cpu_ns": usage}) + "\n")
             handle.flush()
