@@ -27,9 +27,40 @@ def host_table(reports: dict[str, Report]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=HOST_COLUMNS)
 
 
+def heterogeneity(rows: pd.DataFrame) -> dict[str, Any] | None:
+    """Do the rows (hosts or campaigns) disagree by more than their own CIs allow? Cochran's Q on
+    the gaps, each weighted by 1/SE² (its SE read from its CI: half-width / t with n_pairs - 1
+    degrees of freedom), its p-value (chi-square, k - 1 df), I² (the share of the spread the CIs
+    do not explain) and tau (DerSimonian-Laird: the between-row sd beyond the rounds' noise, pp).
+    None with fewer than two rows that have a CI."""
+    usable = rows.dropna(subset=["gap_pct", "ci95"])
+    usable = usable[usable["n_pairs"] >= 2]
+    if len(usable) < 2:
+        return None
+    gaps = usable["gap_pct"].to_numpy(dtype=float)
+    halves = usable["ci95"].map(lambda ci: (ci[1] - ci[0]) / 2).to_numpy(dtype=float)
+    t = stats.t.ppf(0.975, usable["n_pairs"].to_numpy(dtype=float) - 1)
+    se = halves / t
+    if (se <= 0).any():
+        return None
+    weights = 1.0 / se**2
+    center = float((weights * gaps).sum() / weights.sum())
+    q = float((weights * (gaps - center) ** 2).sum())
+    df = len(gaps) - 1
+    scale = float(weights.sum() - (weights**2).sum() / weights.sum())
+    tau2 = max(0.0, (q - df) / scale) if scale > 0 else 0.0
+    return {
+        "q": rounded(q),
+        "df": df,
+        "p_value": rounded(float(stats.chi2.sf(q, df)), 6),
+        "i2_pct": rounded(max(0.0, (q - df) / q) * 100.0 if q > 0 else 0.0, 1),
+        "tau_pp": rounded(math.sqrt(tau2)),
+    }
+
+
 def pool(table: pd.DataFrame, unit: str = "host") -> list[dict[str, Any]]:
     """Per mode and metric, the gap over the table's rows (hosts of a fleet, or campaigns: `unit`):
-    their mean, a t CI over them, their spread."""
+    their mean, a t CI over them, their spread, and whether they disagree beyond their own CIs."""
     found = []
     for (mode, metric), rows in table.groupby(["mode", "metric"], sort=False):
         gaps = rows["gap_pct"].dropna().to_numpy(dtype=float)
@@ -56,6 +87,7 @@ def pool(table: pd.DataFrame, unit: str = "host") -> list[dict[str, Any]]:
                 f"between_{unit}_sd_pct": rounded(sd),
                 "gap_min_pct": rounded(float(gaps.min())),
                 "gap_max_pct": rounded(float(gaps.max())),
+                "heterogeneity": heterogeneity(rows),
             }
         )
     return found

@@ -93,6 +93,15 @@ class Report:
                 f"{c.mode}: this campaign resolves ±{c.half_width_pp:.2f} pp on {c.metric} (95% CI half-width); it could have "
                 f"detected a gap of {c.mde_pct:.2f}% with 80% power; {more}"
             )
+        for c in self.primary():
+            s = c.speed
+            if s is None or s.ci95[0] <= 0 <= s.ci95[1]:
+                continue
+            lines.append(
+                f"{c.mode}: its gap moves {s.slope:+.2f} pp for each 1% the {self.baseline} costs more CPU per request (the machine "
+                f"slower; 95% CI {s.ci95[0]:+.2f} to {s.ci95[1]:+.2f}, {s.n_pairs} rounds, {self.baseline} at {s.baseline_range[0]:.0f}-"
+                f"{s.baseline_range[1]:.0f} µs): the gap is this machine state's, a campaign at another speed finds another"
+            )
         if lines:
             lines.append(
                 "these CIs are this occasion's: they cover the rounds' spread, not what changes between campaigns (on the lab's "

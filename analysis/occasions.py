@@ -7,7 +7,9 @@ profile and code hours apart disagreed by more than that: the bridge mode's CPU-
 was +22.8% to +27.7% over five default campaigns, each ±0.4–1.1 pp. What the machine did on the
 day is a draw of its own; this treats each campaign as one: per mode and metric, the mean of the
 campaign gaps, a Student t CI over campaigns (k-1 degrees of freedom) and the between-campaign
-standard deviation, beside each campaign's own gap and CI. Each CAMPAIGN is a campaign folder
+standard deviation, beside each campaign's own gap and CI, and whether the campaigns disagree
+by more than their own CIs allow (Cochran's Q with its p-value, I², and tau, the between-campaign
+sd beyond the rounds' noise: analysis.fleet.heterogeneity). Each CAMPAIGN is a campaign folder
 with one target, or one target's folder. Campaigns that are not comparable (analysis.compare's
 facts, plus ASLR and the hash seed) are refused by name unless --force. Exit 0 with a table,
 2 when a campaign cannot be read, the campaigns are not comparable, or the JSON cannot be written.
@@ -71,6 +73,8 @@ def text(data: dict[str, Any]) -> str:
         own = [r for r in data["by_campaign"] if r["mode"] == p["mode"] and r["metric"] == p["metric"]]
         ci = f"{p['ci95'][0]:+.2f} – {p['ci95'][1]:+.2f}" if p["ci95"] else "–"
         sd = f"{p['between_campaign_sd_pct']:.2f}" if p["between_campaign_sd_pct"] is not None else "–"
+        het = p.get("heterogeneity")
+        agree = f"Q p={het['p_value']:.3g}, I² {het['i2_pct']:.0f}%, tau {het['tau_pp']:.2f} pp" if het else "–"
         rows.append(
             {
                 "mode": p["mode"],
@@ -78,8 +82,12 @@ def text(data: dict[str, Any]) -> str:
                 "pooled gap %": f"{p['gap_pct']:+.2f}",
                 "95% CI over campaigns": ci,
                 "between-campaign sd pp": sd,
-                "each campaign (its own ±)": ", ".join(
-                    f"{r['gap_pct']:+.2f}" + (f" ±{(r['ci95'][1] - r['ci95'][0]) / 2:.2f}" if r["ci95"] else "") for r in own
+                "beyond their CIs?": agree,
+                f"each campaign (its own ±; {data['baseline']}'s value)": ", ".join(
+                    f"{r['gap_pct']:+.2f}"
+                    + (f" ±{(r['ci95'][1] - r['ci95'][0]) / 2:.2f}" if r["ci95"] else "")
+                    + (f" @{r['baseline_value']:.4g}" if r.get("baseline_value") is not None else "")
+                    for r in own
                 ),
             }
         )

@@ -33,6 +33,10 @@ SEED = 20230605
 MIN_ROUNDS_WARNING = 5
 ERROR_RATE_WARNING = 0.01
 K6_CPU_WARNING = 0.80
+# The machine's speed in a round: the baseline's CPU per request (drifts ±15% here). Whether a
+# mode's gap depends on it needs this many paired rounds.
+SPEED_METRIC = "cpu_us_per_request"
+MIN_SPEED_ROUNDS = 8
 
 
 def runs_frame(campaign: Campaign) -> pd.DataFrame:
@@ -142,6 +146,47 @@ def gap_pct(metric: str, baseline: Any, value: Any) -> Any:
 
 
 @dataclass
+class SpeedDependence:
+    """How a gap moves with the machine's speed within a campaign: the per-round log-ratio (pp)
+    regressed on the per-round log of the baseline's CPU per request (pp), so `slope` is the
+    change of the gap in pp for each 1% the baseline is slower. The A/A campaign aa-7 gave 0.01
+    (r 0.03): the baseline's own noise in both axes does not make a slope."""
+
+    slope: float
+    ci95: tuple[float, float]
+    p_value: float
+    n_pairs: int
+    baseline_range: tuple[float, float]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "slope_pp_per_pct": rounded(self.slope),
+            "ci95": [rounded(self.ci95[0]), rounded(self.ci95[1])],
+            "p_value": rounded(self.p_value, 6),
+            "n_pairs": self.n_pairs,
+            "baseline_range": [rounded(self.baseline_range[0]), rounded(self.baseline_range[1])],
+        }
+
+
+def speed_dependence(baseline: np.ndarray, mode: np.ndarray) -> SpeedDependence | None:
+    """None below MIN_SPEED_ROUNDS pairs or when the baseline never moved."""
+    if len(baseline) < MIN_SPEED_ROUNDS:
+        return None
+    x = 100.0 * np.log(baseline)
+    if np.ptp(x) == 0:
+        return None
+    fit = stats.linregress(x, 100.0 * np.log(mode / baseline))
+    half = float(stats.t.ppf(0.975, len(x) - 2)) * float(fit.stderr)
+    return SpeedDependence(
+        float(fit.slope),
+        (float(fit.slope) - half, float(fit.slope) + half),
+        float(fit.pvalue),
+        len(x),
+        (float(baseline.min()), float(baseline.max())),
+    )
+
+
+@dataclass
 class Comparison:
     mode: str
     metric: str
@@ -159,6 +204,7 @@ class Comparison:
     # controlled over every secondary comparison: q_value is the Benjamini-Hochberg adjusted p).
     role: str = "primary"
     q_value: float | None = None
+    speed: SpeedDependence | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -176,6 +222,7 @@ class Comparison:
             "ci_half_width_pp": rounded(self.half_width_pp),
             "mde_80_pct": rounded(self.mde_pct),
             f"rounds_for_{TARGET_HALF_WIDTH_PP:g}pp": self.rounds_for_target,
+            "speed_dependence": self.speed.as_json() if self.speed else None,
         }
 
 
@@ -215,6 +262,7 @@ def compare(ok: pd.DataFrame, mode: str, metric: str, baseline: str = BASELINE) 
         gap.half_width_pp,
         gap.mde_pct(),
         pairs_for_half_width(gap.sd_log, TARGET_HALF_WIDTH_PP, gap.mean_log),
+        speed=speed_dependence(b, m) if metric == SPEED_METRIC else None,
     )
 
 

@@ -5,9 +5,11 @@ import math
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from scipy import stats
 
+from analysis.fleet import heterogeneity
 from analysis.model import build
 from analysis.occasions import main
 
@@ -60,3 +62,22 @@ def test_one_campaign_or_an_unreadable_one_exits_2(tmp_path: Path, capsys: pytes
     assert "at least two campaigns" in capsys.readouterr().err
     assert main([str(campaign(tmp_path, "one", 1.0)), str(tmp_path / "missing")]) == 2
     assert "missing: not a campaign folder" in capsys.readouterr().err
+
+
+def test_campaigns_that_disagree_beyond_their_cis_are_told_apart_from_ones_that_agree() -> None:
+    """Known answers: Cochran's Q, I² and tau by hand (equal SEs make the weighted mean the plain one)."""
+    t = stats.t.ppf(0.975, 9)  # n_pairs 10: each CI half-width is t * SE
+    agree = pd.DataFrame({"gap_pct": [25.0, 25.2, 24.9], "ci95": [[g - t, g + t] for g in (25.0, 25.2, 24.9)], "n_pairs": [10, 10, 10]})
+    found = heterogeneity(agree)
+    assert found is not None and found["df"] == 2
+    q = sum((g - 25.0333333) ** 2 for g in (25.0, 25.2, 24.9))  # SE 1: weights 1
+    assert found["q"] == pytest.approx(q, abs=1e-3) and found["i2_pct"] == 0.0 and found["tau_pp"] == 0.0
+    assert found["p_value"] > 0.9
+    apart = pd.DataFrame({"gap_pct": [22.0, 28.0, 25.0], "ci95": [[g - t, g + t] for g in (22.0, 28.0, 25.0)], "n_pairs": [10, 10, 10]})
+    found = heterogeneity(apart)
+    assert found is not None and found["q"] == pytest.approx(18.0, abs=1e-6)  # 9 + 9 + 0
+    assert found["p_value"] == pytest.approx(stats.chi2.sf(18.0, 2), abs=1e-6) and found["p_value"] < 0.001
+    assert found["i2_pct"] == pytest.approx(100 * 16 / 18, abs=0.1)
+    # DerSimonian-Laird: (Q - df) / (sum w - sum w² / sum w) = 16 / (3 - 1) = 8.
+    assert found["tau_pp"] == pytest.approx(math.sqrt(8.0), abs=1e-4)
+    assert heterogeneity(apart.iloc[:1]) is None, "one campaign: nothing to compare"

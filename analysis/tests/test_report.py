@@ -269,7 +269,8 @@ def test_the_verdicts_say_which_flagged_runs_were_kept_and_a_split_round_is_flag
     verdicts = report.headlines()
     assert (
         "4 flagged run(s) kept in the gaps: 001_native_r1 (recovered before the run), "
-        "005_native_r2 (other work took 31% of the service core), 007_native_r3 (round 3 split: its runs started 180 min apart), 008_docker_r3 (round 3 split: its runs started 180 min apart)"
+        "005_native_r2 (other work took 31% of the service core), 007_native_r3 (round 3 split: its runs started 180 min apart), "
+        "008_docker_r3 (round 3 split: its runs started 180 min apart)"
     ) in verdicts
     assert "1 flagged run(s) left out of the gaps: 004_docker_r2 (recovered before the run)" in verdicts
 
