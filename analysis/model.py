@@ -98,9 +98,9 @@ class Report:
             if s is None or s.ci95[0] <= 0 <= s.ci95[1]:
                 continue
             lines.append(
-                f"{c.mode}: its gap moves {s.slope:+.2f} pp for each 1% the {self.baseline} costs more CPU per request (the machine "
-                f"slower; 95% CI {s.ci95[0]:+.2f} to {s.ci95[1]:+.2f}, {s.n_pairs} rounds, {self.baseline} at {s.baseline_range[0]:.0f}-"
-                f"{s.baseline_range[1]:.0f} µs): the gap is this machine state's, a campaign at another speed finds another"
+                f"{c.mode}: its gap moves {s.slope:+.2f} pp for each 1% the machine is slower ({self.baseline}'s CPU per request; "
+                f"95% CI {s.ci95[0]:+.2f} to {s.ci95[1]:+.2f}, {s.n_pairs} rounds over {s.baseline_range[0]:.0f}-"
+                f"{s.baseline_range[1]:.0f} µs): the gap belongs to this machine state; a campaign at another speed finds another"
             )
         if lines:
             lines.append(
