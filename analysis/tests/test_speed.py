@@ -42,3 +42,23 @@ def test_too_few_rounds_or_a_machine_that_never_moved_say_nothing() -> None:
     base = np.full(MIN_SPEED_ROUNDS, 430.0)
     assert speed_dependence(base[:-1], base[:-1] * 1.2) is None
     assert speed_dependence(base, base * 1.2) is None
+
+
+def test_the_verdicts_name_a_dependence_on_speed_only_when_its_ci_excludes_zero() -> None:
+    from pathlib import Path
+
+    from analysis.load import Campaign
+    from analysis.model import Report
+
+    campaign = Campaign(
+        path=Path("c"), manifest={"campaign_id": "c", "baseline": "native", "primary_metric": "cpu_us_per_request"}, runs=[]
+    )
+
+    def verdicts(slope: float) -> list[str]:
+        found = [compare(rounds(slope), "docker", "cpu_us_per_request", "native")]
+        report = Report(campaign, pd.DataFrame(), [c for c in found if c is not None], {}, [], {}, {})
+        return [line for line in report.headlines() if "for each 1% the machine is slower" in line]
+
+    (line,) = verdicts(0.2)
+    assert line.startswith("docker: its gap moves +0.") and "(native's CPU per request; 95% CI" in line
+    assert verdicts(0.0) == []
