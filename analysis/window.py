@@ -35,6 +35,9 @@ _MODE = re.compile(rb'"mode":"([A-Za-z0-9_]+)"')
 _TIME = re.compile(r"^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d(?:\.\d+)?)(Z|[+-]\d\d:\d\d)$")
 
 
+# The sampler's name for every task's CPU time on the service CPUs (cpu_sampler.py @NAME=CPULIST).
+SERVICE_CORE = "@service_core"
+
 # Latency histogram bins (ms, log-spaced), shared with the report's sequential runs.
 HISTOGRAM_EDGES_MS = [10 ** (-1 + 6 * i / 240) for i in range(241)]
 
@@ -90,9 +93,9 @@ class ModeWindow:
     latency_ms: dict[int, float]
     histogram: list[int] = field(default_factory=list)
     latency_gmean_ms: float | None = None
-    # The two CPU samples that bound the window (epoch seconds).
-    t0: float = 0.0
-    t1: float = 0.0
+    # Every task's CPU time on the service CPUs over the same window (the sampler's @service_core,
+    # the same for every mode of the round); None when the samples do not have it.
+    core_cpu_s: float | None = None
     # Per second of the round, from its first request: requests done (any phase) and the p95 of the
     # measured ones (None where there were none); the measured phase starts at measure_from_s.
     per_second_requests: list[int] = field(default_factory=list)
@@ -229,6 +232,7 @@ def windows(raw: Iterable[Path], samples_path: Path, modes: Iterable[str]) -> di
         raise WindowError(f"{samples_path}: {len(inside)} CPU sample(s) inside the measured window {lo:.3f}-{hi:.3f}; 2 are needed")
     (t0, cpu0), (t1, cpu1) = inside[0], inside[-1]
     start = min(min(points[m].done_at) for m in wanted)
+    core = (cpu1[SERVICE_CORE] - cpu0[SERVICE_CORE]) / 1e9 if SERVICE_CORE in cpu0 and SERVICE_CORE in cpu1 else None
     result = {}
     for mode in wanted:
         if mode not in cpu0 or mode not in cpu1:
@@ -249,28 +253,19 @@ def windows(raw: Iterable[Path], samples_path: Path, modes: Iterable[str]) -> di
             per_second_requests=_per_second_counts(p.done_at, start),
             per_second_p95_ms=_per_second_p95(p.durations_at, p.durations_ms, start),
             measure_from_s=p.first_measured - start,
-            t0=t0,
-            t1=t1,
+            core_cpu_s=core,
         )
     return result
 
 
-SERVICE_CORE = "@service_core"
-
-
-def other_work(samples_path: Path, found: dict[str, ModeWindow]) -> float | None:
+def other_work(found: dict[str, ModeWindow]) -> float | None:
     """Cores' worth of the service CPU set's time that went to anything but the modes during the
-    round's window (cpu_sampler's @service_core: every task's time on those CPUs); None when the
-    samples do not have it. ~0.01-0.02 in a clean round here; other work on the machine shows."""
+    round's window; None when it was not sampled. ~0.01-0.02 in a clean round here; other work on
+    the machine shows."""
     first = next(iter(found.values()), None)
-    if first is None or first.t1 <= first.t0:
+    if first is None or first.core_cpu_s is None or first.window_s <= 0:
         return None
-    at = {t: cpu for t, cpu in read_samples(samples_path)}
-    before, after = at.get(first.t0, {}), at.get(first.t1, {})
-    if SERVICE_CORE not in before or SERVICE_CORE not in after:
-        return None
-    core_s = (after[SERVICE_CORE] - before[SERVICE_CORE]) / 1e9
-    return (core_s - sum(w.cpu_s for w in found.values())) / (first.t1 - first.t0)
+    return (first.core_cpu_s - sum(w.cpu_s for w in found.values())) / first.window_s
 
 
 def _per_second_counts(times: array[float], start: float) -> list[int]:

@@ -385,7 +385,7 @@ def lab_concurrent_record(run_dir: str, run: dict[str, Any], observed: dict[str,
         else:
             window_s = next(iter(found.values())).window_s
             busy = round(sum(w.cpu_s for w in found.values()) / window_s, 4) if window_s > 0 else None
-            extra = other_work(folder / contract.SAMPLES_FILE, found)
+            extra = other_work(found)
             other = None if extra is None else round(extra, 4)
             for position, mode in enumerate(modes, start=1):
                 stats = (before.get(mode, {}).get("json") or {}, after.get(mode, {}).get("json") or {})
