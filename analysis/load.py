@@ -23,7 +23,7 @@ from typing import IO, Any, cast
 
 import numpy as np
 
-from analysis import contract
+from analysis import contract, rules
 from analysis.window import HISTOGRAM_EDGES_MS as _EDGES
 from analysis.window import ModeWindow, WindowError, gmean_ms, windows
 
@@ -280,6 +280,8 @@ def load_campaign(folder: Path) -> Campaign:
             continue
         if run.meta["status"] != "ok":
             run.problem = f"status {run.meta['status']}: {run.meta.get('error') or 'no reason recorded'}"
+        elif excluded := _excluded(run, manifest):
+            run.problem = excluded
         elif not raw:
             run.problem = "no k6.json.gz"
         elif len(raw) != expected:
@@ -303,6 +305,13 @@ def load_campaign(folder: Path) -> Campaign:
             else:
                 run.points = result
     return campaign_or_error(folder, manifest, runs)
+
+
+def _excluded(run: Run, manifest: dict[str, Any]) -> str | None:
+    try:
+        return rules.exclusion(run.meta, manifest.get("profile"))
+    except ValueError as exc:
+        raise CampaignError(f"{run.path.parent.parent / 'manifest.json'}: profile.{exc}") from None
 
 
 def read_run_points(raws: tuple[Path, ...] | list[Path]) -> RunPoints:

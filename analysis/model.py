@@ -13,8 +13,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from analysis import rules
 from analysis.contract import CONCURRENT, planned_runs
-from analysis.load import Campaign, load_campaign
+from analysis.load import Campaign, CampaignError, load_campaign
 from analysis.stats import (
     BASELINE,
     BUSY_CORE_WARNING,
@@ -35,10 +36,6 @@ from analysis.stats import (
 FACTS_THAT_MUST_MATCH = ("packages_sha256", "payload_sha256", "cpuset", "python")
 # Load generators started further apart than this are flagged.
 SKEW_WARNING_S = 0.5
-# Cores' worth of the service CPUs taken by work other than the modes during a round's window
-# (~0.01-0.02 in a clean round here; another program on the machine took 0.3+ and doubled CPU
-# per request in capacity-7's rounds 19-21).
-OTHER_WORK_WARNING = 0.10
 # The runs of one sequential round started further apart than this (and than 3 times the
 # round's planned load) were split, e.g. across a resume: the pair did not share the machine's state.
 SPLIT_ROUND_S = 600.0
@@ -186,6 +183,19 @@ def aa_modes_of(campaign: Campaign) -> frozenset[str]:
     return frozenset({LEGACY_AA_MODE} & set(modes))
 
 
+def stage_one_of(campaign: Campaign) -> int | None:
+    """The first stage's rounds when Stein's rule decided the campaign's rounds (analysis.rules)."""
+    precision = campaign.manifest.get("precision")
+    if not rules.uses_two_stage(precision):
+        return None
+    value = precision.get("min_rounds") if isinstance(precision, dict) else None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 2:
+        raise CampaignError(
+            f"{campaign.path / 'manifest.json'}: precision.min_rounds is {value!r} (expected a whole number of rounds, 2 or more)"
+        )
+    return value
+
+
 def primary_metric_of(campaign: Campaign) -> str:
     manifest = campaign.manifest
     return str(manifest.get("primary_metric") or (manifest.get("profile") or {}).get("primary_metric") or "throughput_rps")
@@ -280,6 +290,7 @@ def run_flags(campaign: Campaign, runs: pd.DataFrame) -> dict[str, list[str]]:
     """Run name -> what makes it doubtful (recorded by the lab, read here); runs without a flag are absent."""
     saturating = is_saturating(campaign)
     split = split_rounds(campaign)
+    other_limit = rules.max_other_work(campaign.manifest.get("profile"))
     found: dict[str, list[str]] = {}
     for run in campaign.runs:
         mine = runs[runs["run"] == run.name]
@@ -294,7 +305,7 @@ def run_flags(campaign: Campaign, runs: pd.DataFrame) -> dict[str, list[str]]:
         if meta.get("recovered"):
             flags.append("recovered before the run")
         other = meta.get("service_core_other")
-        if isinstance(other, int | float) and not isinstance(other, bool) and other > OTHER_WORK_WARNING:
+        if isinstance(other, int | float) and not isinstance(other, bool) and other > other_limit:
             flags.append(f"other work took {other:.0%} of the service core")
         skew = meta.get("start_skew_s")
         if isinstance(skew, int | float) and skew > SKEW_WARNING_S:
@@ -354,7 +365,7 @@ def build(folder: Path) -> Report:
     campaign = load_campaign(folder)
     runs = runs_frame(campaign)
     ok = runs[runs["status"] == "ok"]
-    found = comparisons(ok, baseline_of(campaign), primary_metric_of(campaign))
+    found = comparisons(ok, baseline_of(campaign), primary_metric_of(campaign), stage_one_of(campaign))
     histograms: dict[str, np.ndarray] = {}
     for run in campaign.runs:
         if run.problem is None and run.points is not None and run.points.histogram is not None:

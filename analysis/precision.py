@@ -11,6 +11,15 @@ the metric's direction.
 Also: the minimum detectable effect at 80% power for this many pairs, and how many pairs would
 bring the CI's half-width down to a target. Used by the report and by the lab's stopping rule,
 which looks only at widths, never at the estimate.
+
+The stopping rule is Stein's two-stage procedure (Stein 1945): the first `stage_one` rounds
+give the spread s0; the campaign then runs N = max(stage_one, ceil((t * s0 / d)^2)) rounds in
+all (t at stage_one - 1 degrees of freedom, d the target half-width in log space), and the
+final interval is the mean of all N log-ratios +- t * s0 / sqrt(N). Its coverage is exact for
+normal noise whatever the spread: N depends only on s0, which is independent of the rounds'
+mean. The rule it replaced (stop at the first n >= 6 whose own t interval is narrow enough)
+stopped when the sample sd was small by chance: 92.5-93.8% coverage at the profiles' spreads
+(`procedure_coverage`, tests/unit/test_precision.py).
 """
 
 from __future__ import annotations
@@ -34,6 +43,8 @@ class Gap:
     n_pairs: int
     sd_log: float | None  # standard deviation of the per-round log-ratios
     mean_log: float = 0.0  # their mean
+    # Rounds of the first stage whose spread made the interval (Stein's rule); None: a t interval over all.
+    stage_one: int | None = None
 
     @property
     def half_width_pp(self) -> float | None:
@@ -53,8 +64,16 @@ def _to_pct(log_ratio: float, higher_is_better: bool) -> float:
     return (1.0 - ratio) * 100.0 if higher_is_better else (ratio - 1.0) * 100.0
 
 
-def paired_gap(baseline: Sequence[float], mode: Sequence[float], higher_is_better: bool = False) -> Gap | None:
-    """The mode's gap to the baseline over paired rounds (same index = same round)."""
+def paired_gap(
+    baseline: Sequence[float], mode: Sequence[float], higher_is_better: bool = False, stage_one: int | None = None
+) -> Gap | None:
+    """The mode's gap to the baseline over paired rounds (same index = same round, in round order).
+
+    stage_one: the campaign stopped by Stein's rule with this many first-stage rounds; the CI
+    and p-value then come from the first stage's spread (stage_one - 1 degrees of freedom).
+    With fewer pairs than that (a budget or failures cut the first stage short) the number of
+    rounds never depended on the data, and the plain t interval is the honest one.
+    """
     b, m = np.asarray(baseline, dtype=float), np.asarray(mode, dtype=float)
     keep = np.isfinite(b) & np.isfinite(m) & (b > 0) & (m > 0)
     b, m = b[keep], m[keep]
@@ -67,12 +86,61 @@ def paired_gap(baseline: Sequence[float], mode: Sequence[float], higher_is_bette
     if n < 2:
         return Gap(estimate, None, None, n, None, mean)
     sd = float(logs.std(ddof=1))
-    if sd == 0.0:
-        return Gap(estimate, (estimate, estimate), 1.0 if mean == 0 else 0.0, n, 0.0, mean)
-    half = float(stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1)) * sd / math.sqrt(n)
+    two_stage = stage_one is not None and stage_one >= 2 and n >= stage_one
+    spread, df = (float(logs[:stage_one].std(ddof=1)), stage_one - 1) if two_stage and stage_one else (sd, n - 1)
+    used = stage_one if two_stage else None
+    if spread == 0.0:
+        return Gap(estimate, (estimate, estimate), 1.0 if mean == 0 else 0.0, n, sd, mean, used)
+    half = float(stats.t.ppf(0.5 + CONFIDENCE / 2, df)) * spread / math.sqrt(n)
     ends = sorted((_to_pct(mean - half, higher_is_better), _to_pct(mean + half, higher_is_better)))
-    p_value = float(2 * stats.t.sf(abs(mean) / (sd / math.sqrt(n)), n - 1))
-    return Gap(estimate, (ends[0], ends[1]), p_value, n, sd, mean)
+    p_value = float(2 * stats.t.sf(abs(mean) / (spread / math.sqrt(n)), df))
+    return Gap(estimate, (ends[0], ends[1]), p_value, n, sd, mean, used)
+
+
+def stein_rounds(sd0: float | None, stage_one: int, target_pp: float, mean_log: float = 0.0, limit: int = 100_000) -> int | None:
+    """Rounds in all that Stein's rule asks for after a first stage of `stage_one` rounds with
+    log-ratio spread sd0 and mean mean_log, for a final half-width of at most target_pp points."""
+    if sd0 is None or stage_one < 2 or target_pp <= 0:
+        return None
+    target = math.asinh(target_pp / (100.0 * math.exp(mean_log)))
+    t0 = float(stats.t.ppf(0.5 + CONFIDENCE / 2, stage_one - 1))
+    return int(min(limit, max(stage_one, math.ceil((t0 * sd0 / target) ** 2))))
+
+
+def procedure_coverage(
+    sd_log: float,
+    target_pp: float,
+    stage_one: int,
+    max_rounds: int,
+    true_gap_pct: float = 0.0,
+    trials: int = 20_000,
+    seed: int = 1,
+    residuals: Sequence[float] | None = None,
+) -> tuple[float, float]:
+    """The whole stopping procedure simulated: (share of final CIs holding the true gap, mean rounds).
+
+    Each synthetic campaign draws rounds (normal log-ratio noise of sd `sd_log`, or resampled
+    `residuals`), runs Stein's first stage of `stage_one` rounds, continues to the N it asks for
+    (at most max_rounds: the budget), and computes the interval exactly as the report does
+    (paired_gap with stage_one).
+    """
+    rng = np.random.default_rng(seed)
+    truth = math.log1p(true_gap_pct / 100.0)
+    if residuals is None:
+        logs = rng.normal(truth, sd_log, size=(trials, max_rounds))
+    else:
+        pool = np.asarray(residuals, dtype=float)
+        logs = truth + rng.choice(pool - pool.mean(), size=(trials, max_rounds), replace=True)
+    first = logs[:, :stage_one]
+    s0 = first.std(axis=1, ddof=1)
+    target = np.arcsinh(target_pp / (100.0 * np.exp(first.mean(axis=1))))
+    t0 = float(stats.t.ppf(0.5 + CONFIDENCE / 2, stage_one - 1))
+    wanted = np.ceil((t0 * s0 / np.maximum(target, 1e-12)) ** 2)
+    rounds = np.clip(wanted, stage_one, max_rounds).astype(int)
+    kept = np.arange(1, max_rounds + 1)[None, :] <= rounds[:, None]
+    mean = (logs * kept).sum(axis=1) / rounds
+    half = t0 * s0 / np.sqrt(rounds)
+    return float(np.mean((mean - half <= truth) & (truth <= mean + half))), float(rounds.mean())
 
 
 def mde_pct(sd_log: float | None, n: int) -> float | None:

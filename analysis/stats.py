@@ -237,15 +237,18 @@ def by_round(ok: pd.DataFrame, mode: str, metric: str, baseline: str = BASELINE)
     return wide.reindex(columns=[baseline, mode]).dropna(how="all")
 
 
-def compare(ok: pd.DataFrame, mode: str, metric: str, baseline: str = BASELINE) -> Comparison | None:
-    """Compare over the rounds where both modes have an ok run: every number here is paired."""
+def compare(ok: pd.DataFrame, mode: str, metric: str, baseline: str = BASELINE, stage_one: int | None = None) -> Comparison | None:
+    """Compare over the rounds where both modes have an ok run: every number here is paired.
+
+    stage_one: the campaign's rounds were decided by Stein's rule on this metric (its first
+    stage's spread makes the CI: analysis.precision)."""
     rounds = by_round(ok, mode, metric, baseline)
     pairs = rounds.dropna()
     pairs = pairs[(pairs[baseline] > 0) & (pairs[mode] > 0)]
     if pairs.empty:
         return None
     b, m = pairs[baseline].to_numpy(), pairs[mode].to_numpy()
-    gap = paired_gap(b, m, higher_is_better=metric in HIGHER_IS_BETTER)
+    gap = paired_gap(b, m, higher_is_better=metric in HIGHER_IS_BETTER, stage_one=stage_one)
     if gap is None:
         return None
     significant = bool(gap.p_value is not None and gap.p_value < ALPHA and gap.significant)
@@ -306,11 +309,16 @@ def gap_ci(metric: str, baseline: np.ndarray, mode: np.ndarray, paired: bool = T
     return (float(low), float(high)) if np.isfinite([low, high]).all() else None
 
 
-def comparisons(ok: pd.DataFrame, baseline: str = BASELINE, primary: str | None = None) -> list[Comparison]:
+def comparisons(ok: pd.DataFrame, baseline: str = BASELINE, primary: str | None = None, stage_one: int | None = None) -> list[Comparison]:
     """Every mode against the baseline on every metric; the secondary ones (not `primary`)
-    significant only at a false discovery rate of ALPHA over all of them."""
+    significant only at a false discovery rate of ALPHA over all of them. stage_one: the
+    primary metric's rounds were decided by Stein's rule (its CI is the rule's)."""
     modes = [mode for mode in ok["mode"].drop_duplicates() if mode != baseline]
-    found = [c for c in (compare(ok, mode, metric, baseline) for mode in modes for metric in METRICS) if c is not None]
+    found = [
+        c
+        for c in (compare(ok, mode, metric, baseline, stage_one if metric == primary else None) for mode in modes for metric in METRICS)
+        if c is not None
+    ]
     return control_fdr(found, primary) if primary else found
 
 

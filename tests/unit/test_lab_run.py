@@ -2,6 +2,7 @@
 
 import gzip
 import json
+import math
 import os
 import subprocess
 import sys
@@ -25,7 +26,7 @@ from lab_run import (
 )
 
 from analysis.contract import planned_runs
-from analysis.precision import paired_gap
+from analysis.precision import paired_gap, stein_rounds
 from analysis.window import WindowError, epoch, gmean_ms, windows
 
 T0 = 1_800_000_000.0  # 2027-01-15T08:00:00Z
@@ -300,6 +301,32 @@ def test_the_stopping_rule_sees_each_comparisons_width_and_only_ok_concurrent_ro
     assert loose["reached"] is True
     assert lab_precision(str(tmp_path), "native", "cpu_us_per_request", False, expected.half_width_pp - 0.01)["reached"] is False
     assert lab_precision(str(tmp_path), "native", "cpu_us_per_request", False, 0)["reached"] is False
+
+
+def test_the_stopping_rule_runs_the_rounds_steins_first_stage_asks_for_less_the_excluded(tmp_path: Path) -> None:
+    noise = [0.012, -0.015, 0.004, 0.02, -0.008, 0.001, 0.011, -0.02]
+    for r, e in enumerate(noise, start=1):
+        per_mode = {"native": {"cpu_us_per_request": 400.0}, "docker": {"cpu_us_per_request": 400.0 * math.exp(0.25 + e)}}
+        meta = {"design": "concurrent", "status": "ok", "round": r, "per_mode": per_mode, "service_core_other": 0.02}
+        write_meta(tmp_path, f"{r:03d}_concurrent_r{r}", meta)
+    busy = {"native": {"cpu_us_per_request": 900.0}, "docker": {"cpu_us_per_request": 900.0}}
+    write_meta(
+        tmp_path, "009_concurrent_r9", {"design": "concurrent", "status": "ok", "round": 9, "per_mode": busy, "service_core_other": 0.3}
+    )
+    first = paired_gap([400.0] * 4, [400.0 * math.exp(0.25 + e) for e in noise[:4]])
+    assert first is not None
+    needed = stein_rounds(first.sd_log, 4, 3.0, first.mean_log)
+    assert needed is not None and 4 < needed <= 8
+    seen = lab_precision(str(tmp_path), "native", "cpu_us_per_request", False, 3.0, 4, {"max_other_work": 0.1})
+    assert seen["rule"] == "stein_two_stage" and seen["excluded"] == ["009_concurrent_r9"] and seen["rounds_ok"] == 8
+    assert seen["modes"]["docker"]["rounds_needed"] == needed == seen["rounds_planned"] and seen["reached"] is True
+    # With the threshold above its other work, the busy round counts and is one of the rounds.
+    counted = lab_precision(str(tmp_path), "native", "cpu_us_per_request", False, 3.0, 4, {"max_other_work": 0.5})
+    assert counted["excluded"] == [] and counted["rounds_ok"] == 9
+    strict = lab_precision(str(tmp_path), "native", "cpu_us_per_request", False, 0.2, 4, None)
+    assert strict["modes"]["docker"]["rounds_needed"] > 8 and strict["reached"] is False
+    with pytest.raises(ValueError, match="max_other_work is 'lots'"):
+        lab_precision(str(tmp_path), "native", "cpu_us_per_request", False, 2.0, 4, {"max_other_work": "lots"})
 
 
 def sequential_observed(**changes: Any) -> dict[str, Any]:

@@ -1,12 +1,17 @@
 """The CI method, checked where the answer is known: coverage, power, and rounds to a target width."""
 
 import math
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
+import yaml
 from scipy import stats
 
-from analysis.precision import coverage, mde_pct, paired_gap, pairs_for_half_width
+from analysis.precision import coverage, mde_pct, paired_gap, pairs_for_half_width, procedure_coverage, stein_rounds
+
+ROOT = Path(__file__).resolve().parents[2]
 
 # Per-round spread of the log-ratio seen in the lab's concurrent A/A rounds (order 0.5-1%).
 SD = 0.008
@@ -66,3 +71,65 @@ def test_coverage_can_be_checked_on_a_campaigns_own_noise() -> None:
     assert coverage(1.0, 0.0, 16, trials=4000, method="t", residuals=normal) == pytest.approx(0.95, abs=0.015)
     skewed = np.random.default_rng(5).gamma(2.0, 0.006, size=200)
     assert 0.90 <= coverage(1.0, 0.0, 16, trials=4000, method="t", residuals=skewed) < 0.95
+
+
+def test_after_a_two_stage_stop_the_interval_is_the_first_stages() -> None:
+    logs = np.array([0.01, -0.01, 0.02, 0.0, 0.003, 0.004, 0.002, 0.003])
+    found = paired_gap(np.ones(8), np.exp(logs), stage_one=4)
+    assert found is not None and found.stage_one == 4 and found.ci95 is not None
+    half = stats.t.ppf(0.975, 3) * logs[:4].std(ddof=1) / math.sqrt(8)
+    assert found.ci95 == pytest.approx((math.expm1(logs.mean() - half) * 100, math.expm1(logs.mean() + half) * 100))
+    assert found.sd_log == pytest.approx(logs.std(ddof=1)), "the spread of all rounds still sizes the next campaign"
+    short = paired_gap(np.ones(3), np.exp(logs[:3]), stage_one=4)
+    assert short is not None and short.stage_one is None, "a first stage cut short: the plain t interval"
+
+
+def test_stein_asks_for_the_rounds_that_bring_its_interval_to_the_target() -> None:
+    n = stein_rounds(0.013, 15, 0.5)
+    assert n is not None and n > 15
+    t0 = stats.t.ppf(0.975, 14)
+    assert 100 * math.sinh(t0 * 0.013 / math.sqrt(n)) <= 0.5 < 100 * math.sinh(t0 * 0.013 / math.sqrt(n - 1))
+    assert stein_rounds(0.0001, 15, 0.5) == 15 and stein_rounds(None, 15, 0.5) is None
+
+
+def _width_rule_coverage(sd: float, target_pp: float, minimum: int, max_rounds: int, trials: int = 20_000) -> float:
+    """The rule Stein's replaced: stop at the first n >= minimum whose own t interval is narrow enough."""
+    logs = np.random.default_rng(7).normal(0.0, sd, size=(trials, max_rounds))
+    n = np.arange(1, max_rounds + 1)
+    mean = np.cumsum(logs, axis=1) / n
+    var = (np.cumsum(logs**2, axis=1) - n * mean**2) / np.maximum(n - 1, 1)
+    half = stats.t.ppf(0.975, np.maximum(n - 1, 1)) * np.sqrt(np.maximum(var, 0)) / np.sqrt(n)
+    stop = ((100 * np.sinh(half) <= target_pp) & (n >= minimum)) | (n == max_rounds)
+    at = stop.argmax(axis=1)
+    rows = np.arange(trials)
+    return float(np.mean(np.abs(mean[rows, at]) <= half[rows, at]))
+
+
+def _concurrent_profiles_with_a_target() -> dict[str, dict[str, Any]]:
+    profiles = yaml.safe_load((ROOT / "inventory/group_vars/all/profiles.yml").read_text())["lab_profiles"]
+    return {name: p for name, p in profiles.items() if p.get("design") == "concurrent" and float(p.get("target_ci_pp") or 0) > 0}
+
+
+# Per-round log-ratio spreads the lab has measured: docker_host and A/A ~1.2-1.6%, the latency
+# profile's bridge 2.6%, the default's bridge 2.9%; and a quiet 0.6%.
+SPREADS = (0.006, 0.013, 0.016, 0.026, 0.029)
+
+
+@pytest.mark.parametrize("name", sorted(_concurrent_profiles_with_a_target()))
+def test_the_whole_stopping_procedure_covers_at_each_profiles_settings(name: str) -> None:
+    profile = _concurrent_profiles_with_a_target()[name]
+    target, first = float(profile["target_ci_pp"]), int(profile["rounds"])
+    # The lab's cap: the budget at the load time alone (roles/lab/vars/main.yml), at most lab_max_rounds (200).
+    cap = min(200, math.ceil(float(profile["max_minutes"]) * 60 / (int(profile["warmup_s"]) + int(profile["measure_s"]))))
+    for sd in SPREADS:
+        for gap in (0.0, 27.0):
+            covered, _ = procedure_coverage(sd, target, first, cap, true_gap_pct=gap, trials=20_000, seed=int(sd * 1e4))
+            assert covered >= 0.94, (name, sd, gap, covered)
+    # The rule it replaced, at a spread that stops it near 27 rounds: it stopped while the sd was low by chance.
+    assert _width_rule_coverage(0.026 * target, target, 6, cap) < 0.935
+
+
+def test_the_procedure_stops_the_sooner_the_quieter_the_rounds() -> None:
+    _, quiet = procedure_coverage(0.006, 1.0, 15, 113, trials=4000)
+    _, noisy = procedure_coverage(0.029, 1.0, 15, 113, trials=4000)
+    assert quiet == pytest.approx(15, abs=0.5) and 30 < noisy < 50

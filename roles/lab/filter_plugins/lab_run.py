@@ -9,8 +9,9 @@
 - lab_targets / lab_k6_argv: the k6 command line of one load generator for one run or round.
 - lab_sequential_record / lab_concurrent_record: run.json from what was fetched and observed,
   the status and the error sentence included.
-- lab_precision: the stopping rule's view of a campaign: each primary comparison's CI
-  half-width so far (widths only: the estimate is never looked at).
+- lab_precision: the stopping rule's view of a campaign (Stein's two-stage rule): the rounds
+  each primary comparison needs in all, from its first stage's spread, and its CI half-width
+  so far (widths only: the estimate is never looked at).
 
 Each raises AnsibleFilterError with a sentence a user can act on. Tested in tests/unit/.
 """
@@ -37,8 +38,8 @@ PROJECT = Path(__file__).resolve().parents[3]
 if str(PROJECT) not in sys.path:
     sys.path.insert(0, str(PROJECT))
 
-from analysis import contract  # noqa: E402
-from analysis.precision import paired_gap  # noqa: E402
+from analysis import contract, rules  # noqa: E402
+from analysis.precision import paired_gap, stein_rounds  # noqa: E402
 from analysis.window import WindowError, other_work, windows  # noqa: E402
 
 
@@ -432,9 +433,24 @@ def lab_sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def lab_precision(campaign_dir: str, baseline: str, metric: str, higher_is_better: bool, target_pp: float) -> dict[str, Any]:
-    """Each mode's CI half-width on the primary metric over the ok concurrent rounds so far."""
+def lab_precision(
+    campaign_dir: str,
+    baseline: str,
+    metric: str,
+    higher_is_better: bool,
+    target_pp: float,
+    stage_one: Any = 0,
+    profile: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The stopping rule's view of the campaign (Stein's two-stage rule, analysis.precision).
+
+    Over the ok concurrent rounds so far, less those analysis.rules excludes (as the report
+    does): once `stage_one` rounds are in, their spread fixes each mode's rounds in all, and the
+    campaign has reached its target when every mode has them. Widths only: the estimate is
+    never looked at.
+    """
     rounds: dict[int, dict[str, float]] = {}
+    excluded = []
     for path in sorted(Path(campaign_dir, "runs").glob("*/run.json")):
         try:
             meta = json.loads(path.read_text(encoding="utf-8"))
@@ -442,17 +458,40 @@ def lab_precision(campaign_dir: str, baseline: str, metric: str, higher_is_bette
             continue
         if meta.get("design") != "concurrent" or meta.get("status") != "ok":
             continue
+        if rules.exclusion(meta, profile):
+            excluded.append(path.parent.name)
+            continue
         values = {m: v.get(metric) for m, v in (meta.get("per_mode") or {}).items()}
         rounds[int(meta["round"])] = {m: float(v) for m, v in values.items() if isinstance(v, int | float)}
+    first = int(stage_one or 0)
     modes = sorted({m for values in rounds.values() for m in values} - {baseline})
     widths = {}
     for mode in modes:
-        pairs = [(r[baseline], r[mode]) for r in rounds.values() if baseline in r and mode in r]
-        gap = paired_gap([b for b, _ in pairs], [m for _, m in pairs], higher_is_better) if pairs else None
-        widths[mode] = {"pairs": len(pairs), "half_width_pp": None if gap is None else gap.half_width_pp}
-    known = [w["half_width_pp"] for w in widths.values()]
-    done = bool(widths) and target_pp > 0 and all(w is not None and w <= target_pp for w in known)
-    return {"rounds_ok": len(rounds), "modes": widths, "target_pp": target_pp, "reached": done}
+        pairs = [(r[baseline], r[mode]) for _, r in sorted(rounds.items()) if baseline in r and mode in r]
+        base, other = [b for b, _ in pairs], [m for _, m in pairs]
+        gap = paired_gap(base, other, higher_is_better, stage_one=first or None) if pairs else None
+        needed = None
+        if gap is not None and first >= 2 and len(pairs) >= first:
+            head = paired_gap(base[:first], other[:first], higher_is_better)
+            needed = stein_rounds(head.sd_log if head else None, first, target_pp, head.mean_log if head else 0.0)
+        widths[mode] = {"pairs": len(pairs), "half_width_pp": None if gap is None else gap.half_width_pp, "rounds_needed": needed}
+    planned = [int(w["rounds_needed"]) for w in widths.values() if w["rounds_needed"] is not None]
+    if first >= 2:
+        done = bool(widths) and target_pp > 0 and len(planned) == len(widths)
+        done = done and all(w["pairs"] >= int(w["rounds_needed"] or 0) for w in widths.values())
+    else:
+        known = [w["half_width_pp"] for w in widths.values()]
+        done = bool(widths) and target_pp > 0 and all(w is not None and w <= target_pp for w in known)
+    return {
+        "rule": rules.STOPPING_RULE if first >= 2 else "width",
+        "stage_one": first,
+        "rounds_ok": len(rounds),
+        "rounds_planned": max(planned) if widths and len(planned) == len(widths) else None,
+        "excluded": excluded,
+        "modes": widths,
+        "target_pp": target_pp,
+        "reached": done,
+    }
 
 
 class FilterModule:

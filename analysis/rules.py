@@ -1,0 +1,48 @@
+"""Decisions fixed before the data: which rounds count, and how many rounds a campaign runs.
+
+Both the lab (its stopping rule, `lab_precision`) and the report read these, so a round left
+out of the gaps is left out of the stopping rule too, and the report's interval is the one the
+stopping rule was designed for.
+
+- A round whose window had other work on the service core above the profile's
+  `max_other_work` (cores' worth; default DEFAULT_MAX_OTHER_WORK) is left out, by name, with
+  its reason. Clean rounds here take 0.01-0.02 of the core for other work; a test suite run
+  beside a campaign took 0.12-0.30 and doubled CPU per request. 0.10 sits between the two.
+- A campaign with a precision target stops by Stein's two-stage rule (analysis.precision):
+  the profile's `rounds` are the first stage, whose spread fixes how many rounds the
+  campaign runs in all; the final interval uses that first-stage spread.
+
+Standard library only: the lab role's filter plugin imports it on the control node.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+DEFAULT_MAX_OTHER_WORK = 0.10
+STOPPING_RULE = "stein_two_stage"
+
+
+def max_other_work(profile: Mapping[str, Any] | None) -> float:
+    """The profile's threshold of other work on the service core, or the default."""
+    value = (profile or {}).get("max_other_work")
+    if value is None:
+        return DEFAULT_MAX_OTHER_WORK
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ValueError(f"max_other_work is {value!r}: a share of the service core above 0 (e.g. 0.10)")
+    return float(value)
+
+
+def exclusion(meta: Mapping[str, Any], profile: Mapping[str, Any] | None) -> str | None:
+    """Why an ok round is left out of the gaps, or None when it counts."""
+    other = meta.get("service_core_other")
+    limit = max_other_work(profile)
+    if isinstance(other, int | float) and not isinstance(other, bool) and other > limit:
+        return f"excluded: other work took {other:.0%} of the service core in its window (the profile's max_other_work is {limit:.0%})"
+    return None
+
+
+def uses_two_stage(precision: Mapping[str, Any] | None) -> bool:
+    """Whether a campaign's manifest says its rounds were decided by the two-stage rule."""
+    return bool(precision) and (precision or {}).get("rule") == STOPPING_RULE
