@@ -17,19 +17,9 @@ import numpy as np
 import pandas as pd
 
 from analysis.load import CampaignError, load_campaign
+from analysis.machine import comparable_facts
 from analysis.report import publish_json
 from analysis.stats import METRICS, gap_ci, gap_pct, runs_frame
-
-
-def comparable_facts(manifest: dict[str, Any]) -> dict[str, Any]:
-    host = manifest.get("host", {})
-    profile = {k: v for k, v in manifest.get("profile", {}).items() if k not in ("rounds",)}
-    return {
-        "host": {k: host.get(k) for k in ("cpu_model", "cores", "memory_mb", "kernel")},
-        "profile": profile,
-        "packages": sorted(set((manifest.get("packages_sha256") or {}).values())),
-        "dataset": (manifest.get("db") or {}).get("dataset", {}).get("sha256"),
-    }
 
 
 def differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:

@@ -5,7 +5,7 @@ by analysis.render, pooled across targets by analysis.fleet, written by analysis
 imports none of them: the layers go load -> stats -> model -> fleet/render -> report.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis import rules
+from analysis import machine, rules
 from analysis.contract import CONCURRENT, planned_runs
 from analysis.load import Campaign, CampaignError, load_campaign
 from analysis.stats import (
@@ -51,6 +51,10 @@ class Report:
     flags: dict[str, list[str]]
     histograms: dict[str, np.ndarray]
     aa_modes: frozenset[str] = frozenset()
+    # The comparable campaigns before this one in its results folder (analysis.machine), and
+    # the comparable ones passed over, with why.
+    earlier: list[machine.Occasion] = field(default_factory=list)
+    passed_over: list[str] = field(default_factory=list)
 
     @property
     def campaign_id(self) -> str:
@@ -68,9 +72,35 @@ class Report:
         return [c for c in self.comparisons if c.metric == self.primary_metric]
 
     def headlines(self) -> list[str]:
-        """The verdicts: each primary gap, what the campaign could resolve, which flagged runs count."""
+        """The verdicts: which interval they quote, each primary gap, what the campaign could
+        resolve, which flagged runs count."""
         headlines = [headline(c, self.floor, self.baseline, self.aa_modes) for c in self.primary()]
-        return headlines + self.resolution_lines() + flag_notes(self.campaign, self.flags)
+        first = [self.interval_line()] if headlines else []
+        return first + headlines + self.resolution_lines() + flag_notes(self.campaign, self.flags)
+
+    def machine_view(self, c: Comparison) -> dict[str, Any]:
+        profile = str((self.campaign.manifest.get("profile") or {}).get("name") or "?")
+        return machine.view(c.gap_pct, c.mode, c.metric, self.earlier, profile, self.passed_over)
+
+    def interval_line(self) -> str:
+        """The verdicts' first line: the interval they quote, and the machine's where earlier occasions give one."""
+        views = [(c, self.machine_view(c)) for c in self.primary()]
+        pooled = [(c, v) for c, v in views if v["occasions"] >= 2]
+        if not pooled:
+            note = views[0][1]["machine_note"] if views else "one occasion"
+            return (
+                "intervals quoted: this campaign's 95% CI, which covers its rounds, not another day's campaign "
+                f"({note}); repeat the profile on other occasions (lab bench again, later) for the machine's"
+            )
+        parts = [
+            f"{c.mode} {v['machine_gap_pct']:+.2f}% (95% CI {v['ci95_machine'][0]:+.2f} to {v['ci95_machine'][1]:+.2f}; "
+            f"next campaign {v['prediction95'][0]:+.2f} to {v['prediction95'][1]:+.2f})"
+            for c, v in pooled
+        ]
+        return (
+            f"intervals quoted: below, this campaign's 95% CI (its rounds); for the machine, over {pooled[0][1]['occasions']} "
+            f"occasions ({pooled[0][1]['machine_note'].split(': ', 1)[1].split(';')[0]}): " + "; ".join(parts)
+        )
 
     def resolution_lines(self) -> list[str]:
         """What the campaign could have told: per mode, the half-width, MDE and rounds for ±1 pp."""
@@ -137,7 +167,7 @@ class Report:
     def gap_json(self) -> dict[str, Any]:
         rows = []
         for c in self.comparisons:
-            row = c.as_json()
+            row = c.as_json() | self.machine_view(c)
             if c.metric in self.floor and c.mode not in self.aa_modes:
                 row["exceeds_noise_floor"] = abs(c.gap_pct) > self.floor[c.metric]
             rows.append(row)
@@ -375,4 +405,6 @@ def build(folder: Path) -> Report:
             histograms[mode] = histograms.get(mode, 0) + np.asarray(window.histogram)
     flags = run_flags(campaign, runs)
     aa_modes = aa_modes_of(campaign)
-    return Report(campaign, runs, found, noise_floor(found, aa_modes), warnings_for(campaign, runs, found), flags, histograms, aa_modes)
+    earlier, passed_over = machine.earlier_occasions(campaign.path, campaign.manifest)
+    notes = warnings_for(campaign, runs, found)
+    return Report(campaign, runs, found, noise_floor(found, aa_modes), notes, flags, histograms, aa_modes, earlier, passed_over)

@@ -23,9 +23,9 @@ from typing import Any
 
 import pandas as pd
 
-from analysis.compare import comparable_facts
 from analysis.fleet import host_table, pool
 from analysis.load import CampaignError
+from analysis.machine import comparable_facts
 from analysis.model import Report, build
 from analysis.report import publish_json
 
