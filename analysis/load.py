@@ -24,8 +24,8 @@ from typing import IO, Any, cast
 import numpy as np
 
 from analysis import contract, rules
+from analysis.window import FAILED_TAG, ModeWindow, WindowError, gmean_ms, windows
 from analysis.window import HISTOGRAM_EDGES_MS as _EDGES
-from analysis.window import ModeWindow, WindowError, gmean_ms, windows
 
 METRICS = (b"http_reqs", b"http_req_duration", b"http_req_failed")
 _FAST = re.compile(
@@ -50,6 +50,7 @@ class RunPoints:
 
     requests: int = 0
     requests_all_phases: int = 0
+    served_all_phases: int = 0  # requests of any phase not tagged expected_response=false
     failed: float = 0.0
     failed_points: int = 0
     durations_ms: array[float] = field(default_factory=lambda: array("d"))
@@ -62,6 +63,7 @@ class RunPoints:
         """Add another k6 instance's points of the same run (one execution segment)."""
         self.requests += other.requests
         self.requests_all_phases += other.requests_all_phases
+        self.served_all_phases += other.served_all_phases
         self.failed += other.failed
         self.failed_points += other.failed_points
         self.durations_ms.extend(other.durations_ms)
@@ -123,9 +125,10 @@ def _open(path: Path) -> IO[bytes]:
     return cast(IO[bytes], gzip.open(path, "rb")) if path.suffix == ".gz" else path.open("rb")
 
 
-def _add(points: RunPoints, metric: str, value: float, phase: str | None) -> None:
+def _add(points: RunPoints, metric: str, value: float, phase: str | None, served: bool = True) -> None:
     if metric == "http_reqs":
         points.requests_all_phases += 1
+        points.served_all_phases += served
     if phase != "measure":
         return
     if metric == "http_reqs":
@@ -137,7 +140,7 @@ def _add(points: RunPoints, metric: str, value: float, phase: str | None) -> Non
         points.failed_points += 1
 
 
-def _slow(line: bytes, path: Path, number: int) -> tuple[str, float, str | None] | None:
+def _slow(line: bytes, path: Path, number: int) -> tuple[str, float, str | None, bool] | None:
     try:
         item = json.loads(line)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -146,7 +149,8 @@ def _slow(line: bytes, path: Path, number: int) -> tuple[str, float, str | None]
         return None
     try:
         data = item["data"]
-        return item["metric"], float(data["value"]), (data.get("tags") or {}).get("phase")
+        tags = data.get("tags") or {}
+        return item["metric"], float(data["value"]), tags.get("phase"), tags.get("expected_response") != "false"
     except (KeyError, TypeError, ValueError) as exc:
         raise CampaignError(f"{path}:{number}: k6 Point without data.value: {exc!r}") from exc
 
@@ -163,7 +167,9 @@ def read_points(path: Path) -> RunPoints:
                     if line.startswith(_WANTED):
                         match = _FAST.match(line)
                         parsed = (
-                            (match.group(1).decode(), float(match.group(2)), _phase(match.group(3))) if match else _slow(line, path, number)
+                            (match.group(1).decode(), float(match.group(2)), _phase(match.group(3)), FAILED_TAG not in match.group(3))
+                            if match
+                            else _slow(line, path, number)
                         )
                         if parsed:
                             _add(points, *parsed)

@@ -83,9 +83,9 @@ def runs_frame(campaign: Campaign) -> pd.DataFrame:
                 "latency_p99_ms": p99,
                 "error_rate": points.failed / points.failed_points if points.failed_points else 0.0,
                 # The service's CPU is read around the whole k6 run (warm-up + measure), so it is
-                # divided by the requests of that same window.
-                "cpu_s_per_request": (meta["service_cpu_s"] / points.requests_all_phases)
-                if meta.get("service_cpu_s") is not None and points.requests_all_phases
+                # divided by the requests served (not failed) in that same window.
+                "cpu_s_per_request": (meta["service_cpu_s"] / points.served_all_phases)
+                if meta.get("service_cpu_s") is not None and points.served_all_phases
                 else np.nan,
                 "k6_core_share": (meta["k6_cpu_s"] / window) if meta.get("k6_cpu_s") is not None and window else np.nan,
                 "service_core_busy": (meta["service_cpu_s"] / window) if meta.get("service_cpu_s") is not None and window else np.nan,
@@ -121,7 +121,7 @@ def _concurrent_rows(campaign: Campaign, run: Run) -> list[dict[str, Any]]:
             row |= dict.fromkeys(("requests", *METRICS), np.nan)
             row |= {"error_rate": np.nan, "service_cpu_s": np.nan, "cpu_s_per_request": np.nan, "cpu_us_per_request": np.nan}
         else:
-            per_request = w.cpu_s / w.requests if w.requests else np.nan
+            per_request = w.cpu_s / w.served_requests if w.served_requests else np.nan
             row |= {
                 "requests": w.requests,
                 "throughput_rps": w.throughput_rps,

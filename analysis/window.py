@@ -35,6 +35,9 @@ _MODE = re.compile(rb'"mode":"([A-Za-z0-9_]+)"')
 _TIME = re.compile(r"^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d(?:\.\d+)?)(Z|[+-]\d\d:\d\d)$")
 
 
+# k6 tags a request whose response was not the expected one (a 5xx, a refused connection).
+FAILED_TAG = b'"expected_response":"false"'
+
 # The sampler's name for every task's CPU time on the service CPUs (cpu_sampler.py @NAME=CPULIST).
 SERVICE_CORE = "@service_core"
 
@@ -71,6 +74,7 @@ class ModePoints:
     """One mode's points in a concurrent round."""
 
     done_at: array[float] = field(default_factory=lambda: array("d"))  # every request's completion time
+    served_at: array[float] = field(default_factory=lambda: array("d"))  # those answered as expected (not failed)
     durations_ms: array[float] = field(default_factory=lambda: array("d"))  # measured phase only
     durations_at: array[float] = field(default_factory=lambda: array("d"))  # when each of those was recorded
     measured_requests: int = 0
@@ -85,7 +89,7 @@ class ModeWindow:
     """What the report and the stopping rule use of one mode in one concurrent round."""
 
     mode: str
-    requests: int
+    requests: int  # every request completed in the window, failed ones included
     cpu_s: float
     window_s: float
     measured_requests: int
@@ -101,10 +105,17 @@ class ModeWindow:
     per_second_requests: list[int] = field(default_factory=list)
     per_second_p95_ms: list[float | None] = field(default_factory=list)
     measure_from_s: float = 0.0
+    # The requests of the window that were served (not failed): what CPU per request divides by.
+    served: int | None = None
+
+    @property
+    def served_requests(self) -> int:
+        return self.requests if self.served is None else self.served
 
     @property
     def cpu_us_per_request(self) -> float | None:
-        return self.cpu_s / self.requests * 1e6 if self.requests else None
+        """CPU per served request: a failed request costs CPU but serves nothing."""
+        return self.cpu_s / self.served_requests * 1e6 if self.served_requests else None
 
     @property
     def throughput_rps(self) -> float | None:
@@ -113,6 +124,7 @@ class ModeWindow:
     def as_json(self) -> dict[str, Any]:
         return {
             "requests": self.requests,
+            "served_requests": self.served_requests,
             "cpu_s": round(self.cpu_s, 6),
             "window_s": round(self.window_s, 6),
             "cpu_us_per_request": _r(self.cpu_us_per_request),
@@ -156,6 +168,8 @@ def read_mode_points(paths: Iterable[Path]) -> dict[str, ModePoints]:
                     if metric == b"http_reqs":
                         at = epoch(stamp.decode())
                         points.done_at.append(at)
+                        if FAILED_TAG not in tags:
+                            points.served_at.append(at)
                         if measured:
                             points.measured_requests += 1
                             points.first_measured = min(points.first_measured, at)
@@ -237,12 +251,13 @@ def windows(raw: Iterable[Path], samples_path: Path, modes: Iterable[str]) -> di
     for mode in wanted:
         if mode not in cpu0 or mode not in cpu1:
             raise WindowError(f"{samples_path}: no CPU samples of mode {mode}")
-        done = sorted(points[mode].done_at)
+        done, served = sorted(points[mode].done_at), sorted(points[mode].served_at)
         requests = bisect.bisect_right(done, t1) - bisect.bisect_right(done, t0)
         p = points[mode]
         result[mode] = ModeWindow(
             mode=mode,
             requests=requests,
+            served=bisect.bisect_right(served, t1) - bisect.bisect_right(served, t0),
             cpu_s=(cpu1[mode] - cpu0[mode]) / 1e9,
             window_s=t1 - t0,
             measured_requests=p.measured_requests,

@@ -354,3 +354,15 @@ def test_a_full_disk_during_the_report_exits_2_naming_the_file_and_keeps_the_old
 def test_the_aa_twins_are_read_from_the_manifest(modes: dict[str, dict[str, object]], baseline: str, twins: set[str]) -> None:
     campaign = Campaign(path=Path("c"), manifest={"baseline": baseline, "modes": modes}, runs=[])
     assert aa_modes_of(campaign) == twins
+
+
+def test_a_sequential_runs_cpu_is_divided_by_the_requests_it_served(tmp_path: Path) -> None:
+    def line(phase: str, failed: bool) -> str:
+        tags = {"expected_response": "false" if failed else "true", "phase": phase, "status": "503" if failed else "200"}
+        point = {"metric": "http_reqs", "type": "Point", "data": {"time": "2026-11-27T17:00:00Z", "value": 1, "tags": tags}}
+        return json.dumps(point, separators=(",", ":"))
+
+    raw = tmp_path / "k6.json"
+    raw.write_text("\n".join([line("warmup", False)] * 2 + [line("measure", False)] * 7 + [line("measure", True)] * 3) + "\n")
+    points = read_points(raw)
+    assert points.requests_all_phases == 12 and points.served_all_phases == 9 and points.requests == 10

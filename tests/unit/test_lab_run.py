@@ -40,25 +40,39 @@ def stamp(t: float) -> str:
     return f"2027-01-15T{hour:02d}:{minute:02d}:{seconds:02d}.{round((t - whole) * 1e9):09d}Z"
 
 
-def k6_lines(mode: str, times: list[float], phase: str, duration_ms: float = 5.0) -> list[str]:
-    tags = {"mode": mode, "phase": phase, "status": "200"}
+def k6_lines(mode: str, times: list[float], phase: str, duration_ms: float = 5.0, failed_every: int = 0) -> list[str]:
+    """k6's points of one request at each time; every `failed_every`-th one failed (a 503, as k6 tags it)."""
     lines = []
-    for t in times:
-        for metric, value in (("http_reqs", 1), ("http_req_blocked", 0.4), ("http_req_duration", duration_ms), ("http_req_failed", 0)):
+    for i, t in enumerate(times, start=1):
+        failed = bool(failed_every) and i % failed_every == 0
+        tags = {"expected_response": "false" if failed else "true", "mode": mode, "phase": phase, "status": "503" if failed else "200"}
+        for metric, value in (
+            ("http_reqs", 1),
+            ("http_req_blocked", 0.4),
+            ("http_req_duration", duration_ms),
+            ("http_req_failed", int(failed)),
+        ):
             point = {"metric": metric, "type": "Point", "data": {"time": stamp(t), "value": value, "tags": tags}}
             lines.append(json.dumps(point, separators=(",", ":")))
     return lines
 
 
-def write_round(folder: Path, per_mode: dict[str, tuple[int, float]], samples: int = 11, other: float | None = None) -> None:
+def write_round(
+    folder: Path,
+    per_mode: dict[str, tuple[int, float]],
+    samples: int = 11,
+    other: float | None = None,
+    failed_every: dict[str, int] | None = None,
+) -> None:
     """A concurrent round: each mode serves `rate` requests/s (warm-up 0-2 s, measured 2-12 s) at `cpu_us` each;
-    `other`: cores' worth of the service core's time that went to other work (sampled as @service_core)."""
+    `other`: cores' worth of the service core's time that went to other work (sampled as @service_core);
+    `failed_every`: mode -> every how many measured requests one fails."""
     folder.mkdir(parents=True, exist_ok=True)
     lines = ['{"type":"Metric","data":{"name":"http_reqs"},"metric":"http_reqs"}']
     for mode, (rate, _) in per_mode.items():
         warm = [T0 + i / rate for i in range(2 * rate)]
         measured = [T0 + 2 + i / rate for i in range(10 * rate)]
-        lines += k6_lines(mode, warm, "warmup") + k6_lines(mode, measured, "measure")
+        lines += k6_lines(mode, warm, "warmup") + k6_lines(mode, measured, "measure", failed_every=(failed_every or {}).get(mode, 0))
     (folder / "k6.json.gz").write_bytes(gzip.compress(("\n".join(lines) + "\n").encode()))
     with (folder / "cpu.jsonl").open("w") as handle:
         for i in range(samples + 4):
@@ -229,6 +243,25 @@ def test_a_round_record_says_how_much_of_the_service_core_other_work_took(tmp_pa
     record = lab_concurrent_record(str(tmp_path), RUN | {"modes": ["native", "docker"]}, observed_for(["native", "docker"]))
     assert record["status"] == "ok" and record["service_core_other"] == pytest.approx(0.3, abs=1e-3)
     assert record["service_core_busy"] == pytest.approx(500 * (450 + 600) / 1e6, rel=1e-4)
+
+
+def test_cpu_per_request_counts_served_requests_and_each_mode_has_its_own_error_threshold(tmp_path: Path) -> None:
+    # docker fails 1 request in 40 (2.5%): pooled with two clean modes the round's rate is 0.83%,
+    # under the 1% threshold k6 applies to the round, but docker alone is above it.
+    modes = {"native": (300, 400.0), "docker": (300, 500.0), "docker_host": (300, 410.0)}
+    write_round(tmp_path, modes, failed_every={"docker": 40})
+    found = windows([tmp_path / "k6.json.gz"], tmp_path / "cpu.jsonl", list(modes))
+    docker = found["docker"]
+    assert docker.requests == 9 * 300 and abs(docker.served_requests - 9 * 300 * 39 / 40) <= 1
+    assert docker.cpu_us_per_request == pytest.approx(docker.cpu_s / docker.served_requests * 1e6)
+    assert docker.cpu_us_per_request > 500.0, "the CPU of the failed requests is charged to the served ones"
+    assert found["native"].served_requests == found["native"].requests
+    record = lab_concurrent_record(str(tmp_path), RUN | {"modes": list(modes), "max_error_rate": 0.01}, observed_for(list(modes)))
+    assert record["status"] == "failed"
+    assert record["error"] == "docker failed 2.5% of its measured requests (max_error_rate 0.01)"
+    assert record["per_mode"]["docker"]["served_requests"] == docker.served_requests
+    lenient = lab_concurrent_record(str(tmp_path), RUN | {"modes": list(modes), "max_error_rate": 0.05}, observed_for(list(modes)))
+    assert lenient["status"] == "ok"
 
 
 def test_the_sampler_reads_each_cgroup_and_the_named_cpus(tmp_path: Path) -> None:

@@ -388,9 +388,13 @@ def lab_concurrent_record(run_dir: str, run: dict[str, Any], observed: dict[str,
             busy = round(sum(w.cpu_s for w in found.values()) / window_s, 4) if window_s > 0 else None
             extra = other_work(found)
             other = None if extra is None else round(extra, 4)
+            limit = float(run.get("max_error_rate", 0.01))
             for position, mode in enumerate(modes, start=1):
                 stats = (before.get(mode, {}).get("json") or {}, after.get(mode, {}).get("json") or {})
                 per_mode[mode] = {"position": position} | found[mode].as_json() | _injected(*stats)
+                # Each mode on its own: k6's threshold pools every mode of the round.
+                if found[mode].error_rate > limit:
+                    errors.append(f"{mode} failed {found[mode].error_rate:.1%} of its measured requests (max_error_rate {limit:g})")
     return _record(run, errors, segments, observed) | {
         "design": "concurrent",
         "modes": modes,
