@@ -131,3 +131,52 @@ def test_a_resume_reuses_the_campaigns_own_options_unless_given_again() -> None:
     assert again.resumed({}).profile is None
     told = BenchRequest(project=PROJECT, results=Path("/r"), inventory=Path("/i"), campaign="c", resume=True, rounds=5)
     assert told.resumed(first.recorded()).rounds == 5
+
+
+def _captured(monkeypatch: pytest.MonkeyPatch) -> list[BenchRequest]:
+    seen: list[BenchRequest] = []
+
+    def run(request: BenchRequest, tty: bool | None = None) -> int:
+        seen.append(request)
+        return 0
+
+    monkeypatch.setattr("labcli.bench.run", run)
+    return seen
+
+
+def test_knobs_given_with_e_are_honoured_not_dropped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = _captured(monkeypatch)
+    where = tmp_path / "elsewhere"
+    argv = ["bench", "--profile", "smoke", "-e", f"lab_results_dir={where}", "-e", "lab_campaign_id=X", "-e", "lab_seed=3"]
+    assert main(argv) == 0
+    (request,) = seen
+    assert request.results == where and request.campaign == "X" and request.profile == "smoke"
+    assert request.extravars()["lab_results_dir"] == str(where) and request.extravars()["lab_campaign_id"] == "X"
+    assert "-e lab_seed=3" in request.cmdline()
+    assert main(["bench", "-e", '{"lab_profile": "aa", "lab_rounds": 4}', "-e", "lab_modes=native,native_b", "--results", str(where)]) == 0
+    assert (seen[1].profile, seen[1].rounds, seen[1].modes) == ("aa", 4, ["native", "native_b"])
+    relative = main(["bench", "-e", "lab_results_dir=mine", "--campaign", "Y"])
+    assert relative == 0 and seen[2].results == PROJECT / "mine", "relative to the project, as the lab role reads it"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--campaign", "a", "-e", "lab_campaign_id=b"], "-e lab_campaign_id=b contradicts --campaign a: give one of them"),
+        (["--profile", "aa", "-e", "lab_profile=capacity"], "-e lab_profile=capacity contradicts --profile aa"),
+        (["--rounds", "3", "-e", "lab_rounds=4"], "-e lab_rounds=4 contradicts --rounds 3"),
+        (["-e", "lab_rounds=none"], "-e lab_rounds: --rounds 'none': a whole number of rounds"),
+        (["-e", "[1, 2]"], "extra vars must be key=value pairs"),
+    ],
+)
+def test_a_knob_given_two_ways_is_refused_by_name(
+    argv: list[str], message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seen = _captured(monkeypatch)
+    assert main(["bench", "--results", str(tmp_path), *argv]) == 2
+    assert message in capsys.readouterr().err and not seen
+
+
+def test_a_different_results_folder_with_e_contradicts_results(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "--results", str(tmp_path / "a"), "-e", f"lab_results_dir={tmp_path / 'b'}"]) == 2
+    assert f"-e lab_results_dir={tmp_path / 'b'} contradicts --results {tmp_path / 'a'}" in capsys.readouterr().err
