@@ -487,7 +487,7 @@ def lab_precision(
         known = [w["half_width_pp"] for w in widths.values()]
         done = bool(widths) and target_pp > 0 and all(w is not None and w <= target_pp for w in known)
     return {
-        "rule": rules.STOPPING_RULE if first >= 2 else "width",
+        "rule": rules.STOPPING_RULE if first >= 2 and target_pp > 0 else "fixed" if target_pp <= 0 else "width",
         "stage_one": first,
         "rounds_ok": len(rounds),
         "rounds_planned": max(planned) if widths and len(planned) == len(widths) else None,
