@@ -9,7 +9,9 @@ LAB := $(BIN)/lab
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: bench verify images smoke aa calibrate latency test lint unit molecule perf lock clean-venv bootstrap
+.PHONY: bench verify images smoke aa calibrate latency test lint unit molecule perf lock clean-venv bootstrap host browser
+# What the tests need on the host besides the venv (Debian packages); dockerd started when none answers.
+HOST_PACKAGES := make python3-venv python3-pip docker.io debootstrap iproute2 procps chromium
 
 bench: $(VENV)/.installed ## Run the default campaign end to end (provision .. report)
 	$(LAB) bench $(ARGS)
@@ -32,9 +34,19 @@ calibrate: $(VENV)/.installed ## Known-effect control: native with ~3% and ~1% o
 latency: $(VENV)/.installed ## Latency at a fixed offered load below capacity, every mode at once
 	$(LAB) bench --profile latency $(ARGS)
 
-test: $(VENV)/.installed lint ## Every test: lint, the lab brought up from nothing, pytest (units, playbooks, Molecule)
+test: host $(VENV)/.installed lint ## Every test: lint, the lab brought up from nothing, pytest (units, playbooks, Molecule)
 	$(LAB) verify
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+host: ## The Debian packages the tests use, and a running Docker engine (as root)
+	@missing=$$(for p in $(HOST_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
+	@docker info >/dev/null 2>&1 || { mkdir -p /var/log/container-cost-lab; \
+	  nohup dockerd >/var/log/container-cost-lab/dockerd.log 2>&1 & \
+	  for _ in $$(seq 60); do docker info >/dev/null 2>&1 && break; sleep 1; done; docker info >/dev/null; }
+
+browser: ## Chromium for the HTML report's tests
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
@@ -44,7 +56,7 @@ lint: $(VENV)/.installed
 	$(BIN)/ansible-lint --offline
 	$(PLAYBOOK) --syntax-check bench.yml
 
-unit: $(VENV)/.installed ## The fast tests only (service against nx-27017, report, the run plugin, the CI method)
+unit: browser $(VENV)/.installed ## The fast tests only (service against nx-27017, report, the run plugin, the CI method)
 	$(BIN)/pytest service/tests analysis/tests labcli/tests tests/unit
 
 molecule: $(VENV)/.installed
