@@ -9,7 +9,7 @@ LAB := $(BIN)/lab
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: bench verify images smoke aa calibrate latency test lint unit molecule perf lock clean-venv bootstrap host browser
+.PHONY: bench verify images smoke aa calibrate latency test lint unit molecule perf lock clean-venv bootstrap host browser lab-up
 # What the tests need on the host besides the venv (Debian packages); dockerd started when none answers.
 HOST_PACKAGES := make python3-venv python3-pip docker.io debootstrap iproute2 procps chromium
 
@@ -34,9 +34,12 @@ calibrate: $(VENV)/.installed ## Known-effect control: native with ~3% and ~1% o
 latency: $(VENV)/.installed ## Latency at a fixed offered load below capacity, every mode at once
 	$(LAB) bench --profile latency $(ARGS)
 
-test: host $(VENV)/.installed lint ## Every test: lint, the lab brought up from nothing, pytest (units, playbooks, Molecule)
+test: host $(VENV)/.installed ## Every test: lint and the fast tests while the lab comes up from nothing, then the lab's tests
+	$(MAKE) --no-print-directory -j3 --output-sync=target lint unit lab-up
+	$(BIN)/pytest tests --ignore=tests/unit $(PYTEST_ARGS)
+
+lab-up: $(VENV)/.installed ## The lab brought up from nothing and every mode verified (lab verify)
 	$(LAB) verify
-	$(BIN)/pytest $(PYTEST_ARGS)
 
 host: ## The Debian packages the tests use, and a running Docker engine (as root)
 	@missing=$$(for p in $(HOST_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \

@@ -56,16 +56,3 @@ def run_identity(name: str) -> tuple[int, str, int] | None:
     """(order, unit, round) of a run folder's name; None when the name is not a run folder's."""
     found = RUN_NAME.match(name)
     return (int(found["order"]), found["mode"], int(found["round"])) if found else None
-
-
-def planned_runs(run_order: list[object]) -> list[tuple[str, int]]:
-    """The manifest's run order as (unit, round): records {mode, round}, or "mode round" strings
-    as campaigns recorded them before the plan became records."""
-    found = []
-    for entry in run_order:
-        if isinstance(entry, dict):
-            found.append((str(entry["mode"]), int(entry["round"])))
-        else:
-            mode, round_number = str(entry).split()
-            found.append((mode, int(round_number)))
-    return found

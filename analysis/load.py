@@ -23,7 +23,7 @@ from typing import IO, Any, cast
 
 import numpy as np
 
-from analysis import contract, rules
+from analysis import contract, rules, schema
 from analysis.window import FAILED_TAG, ModeWindow, WindowError, gmean_ms, windows
 from analysis.window import HISTOGRAM_EDGES_MS as _EDGES
 
@@ -261,10 +261,14 @@ def load_campaign(folder: Path) -> Campaign:
         names = ", ".join(p.name for p in targets)
         raise CampaignError(f"{folder}: a campaign of {len(targets)} targets ({names}); name one, e.g. {targets[0]}")
     folder = targets[0]
-    manifest = _read_json(folder / "manifest.json")
+    raw_manifest = _read_json(folder / "manifest.json")
     for key in ("campaign_id", "profile", "modes"):
-        if key not in manifest:
+        if key not in raw_manifest:
             raise CampaignError(f"{folder / 'manifest.json'}: required key '{key}' missing")
+    try:
+        manifest = schema.migrate_manifest(raw_manifest, folder / "manifest.json")
+    except schema.SchemaError as exc:
+        raise CampaignError(str(exc)) from None
     runs_dir = folder / "runs"
     if not runs_dir.is_dir():
         raise CampaignError(f"{runs_dir}: missing (no runs)")
@@ -280,6 +284,10 @@ def load_campaign(folder: Path) -> Campaign:
         wrong = contract.type_problems(run.meta)
         if wrong:
             raise CampaignError(f"{run.path / 'run.json'}: {'; '.join(wrong)}")
+        try:
+            schema.check_run(run.meta, run.path / "run.json")
+        except schema.SchemaError as exc:
+            raise CampaignError(str(exc)) from None
         raw = raw_files(run.path)
         expected = len(run.meta.get("segments") or []) or 1
         if run.problem is not None:

@@ -25,6 +25,8 @@ from typing import Any
 
 from scipy import stats
 
+from analysis import schema
+
 
 def comparable_facts(manifest: dict[str, Any]) -> dict[str, Any]:
     """What must be equal for two campaigns to measure the same thing."""
@@ -70,6 +72,11 @@ def earlier_occasions(folder: Path, manifest: dict[str, Any]) -> tuple[list[Occa
             continue
         theirs = _json(place / "manifest.json")
         if theirs is None or str(theirs.get("started_at") or "") >= started:
+            continue
+        try:
+            theirs = schema.migrate_manifest(theirs, place / "manifest.json")
+        except schema.SchemaError as exc:
+            notes.append(f"{other.name} left out: {exc}")
             continue
         if (theirs.get("profile") or {}).get("name") != (manifest.get("profile") or {}).get("name") or _pooling_facts(theirs) != facts:
             continue

@@ -13,15 +13,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis import machine, rules
-from analysis.contract import CONCURRENT, planned_runs
+from analysis import machine, rules, schema
+from analysis.contract import CONCURRENT
 from analysis.load import Campaign, CampaignError, load_campaign
 from analysis.stats import (
-    BASELINE,
     BUSY_CORE_WARNING,
     ERROR_RATE_WARNING,
     K6_CPU_WARNING,
-    LEGACY_AA_MODE,
     METRICS,
     MIN_ROUNDS_WARNING,
     TARGET_HALF_WIDTH_PP,
@@ -173,10 +171,11 @@ class Report:
             rows.append(row)
         manifest = self.campaign.manifest
         return {
+            "schema_version": schema.SCHEMA_VERSION,
             "campaign": self.campaign_id,
             "baseline": self.baseline,
             "primary_metric": self.primary_metric,
-            "design": manifest.get("design", "sequential"),
+            "design": manifest["design"],
             "verdicts": self.headlines(),
             "resolution": {
                 c.mode: {
@@ -200,17 +199,14 @@ class Report:
 
 
 def baseline_of(campaign: Campaign) -> str:
-    return str(campaign.manifest.get("baseline") or BASELINE)
+    return str(campaign.manifest["baseline"])
 
 
 def aa_modes_of(campaign: Campaign) -> frozenset[str]:
-    """The baseline's A/A twins: the modes the manifest records as twin_of the baseline (modes.yml);
-    in a campaign recorded before the manifest said, the mode named native_b."""
-    modes = campaign.manifest.get("modes") or {}
-    facts = {m: f for m, f in modes.items() if isinstance(f, dict)}
-    if any("twin_of" in f for f in facts.values()):
-        return frozenset(m for m, f in facts.items() if f.get("twin_of") == baseline_of(campaign))
-    return frozenset({LEGACY_AA_MODE} & set(modes))
+    """The baseline's A/A twins: the modes the manifest records as twin_of the baseline (modes.yml;
+    analysis.schema names the twin of campaigns recorded before the manifest said)."""
+    modes = campaign.manifest["modes"]
+    return frozenset(m for m, f in modes.items() if f.get("twin_of") == baseline_of(campaign))
 
 
 def stage_one_of(campaign: Campaign) -> int | None:
@@ -227,8 +223,7 @@ def stage_one_of(campaign: Campaign) -> int | None:
 
 
 def primary_metric_of(campaign: Campaign) -> str:
-    manifest = campaign.manifest
-    return str(manifest.get("primary_metric") or (manifest.get("profile") or {}).get("primary_metric") or "throughput_rps")
+    return str(campaign.manifest["primary_metric"])
 
 
 def headline(c: Comparison, floor: dict[str, float], baseline: str, aa_modes: frozenset[str]) -> str:
@@ -250,7 +245,7 @@ def warnings_for(campaign: Campaign, runs: pd.DataFrame, found: list[Comparison]
     for row in runs[runs["status"] != "ok"].drop_duplicates("run").itertuples():
         notes.append(f"run {row.run} left out: {row.problem}")
     profile = campaign.manifest.get("profile", {})
-    planned = planned_runs(campaign.manifest.get("run_order") or [])
+    planned = [(str(r["mode"]), int(r["round"])) for r in campaign.manifest["run_order"]]
     # A concurrent round is one unit: ("concurrent", R).
     done_rounds = {(CONCURRENT, int(r)) for r in ok["round"]} if manifest_design(campaign) == "concurrent" else set()
     done = {(m, int(r)) for m, r in zip(ok["mode"], ok["round"], strict=True)} | done_rounds
@@ -388,7 +383,7 @@ def is_saturating(campaign: Campaign) -> bool:
 
 
 def manifest_design(campaign: Campaign) -> str:
-    return str(campaign.manifest.get("design") or "sequential")
+    return str(campaign.manifest["design"])
 
 
 def build(folder: Path) -> Report:

@@ -23,6 +23,7 @@ from typing import Any
 
 import pandas as pd
 
+from analysis import components
 from analysis.fleet import host_table, pool
 from analysis.load import CampaignError
 from analysis.machine import comparable_facts
@@ -62,6 +63,7 @@ def summary(reports: dict[str, Report]) -> dict[str, Any]:
         "campaigns": list(reports),
         "pooled": pooled,
         "by_campaign": json.loads(table.to_json(orient="records")),
+        "components": components.table(reports),
     }
 
 
@@ -92,7 +94,24 @@ def text(data: dict[str, Any]) -> str:
             }
         )
     table = str(pd.DataFrame(rows).to_markdown(index=False, disable_numparse=True))
-    return "\n".join(lines) + "\n" + table + "\n"
+    parts = [*lines, table]
+    for c in data.get("components") or []:
+        best = c["rounds_per_occasion"]
+        spend = (
+            f"a campaign's fixed cost {c['c_occasion_s']:.0f} s, a round {c['c_round_s']:.1f} s: "
+            + (
+                f"{best} rounds per occasion buy the most precision (Kalibera & Jones)"
+                if best
+                else "no occasion effect seen: one long campaign"
+            )
+            if c["c_occasion_s"] is not None and c["c_round_s"] is not None
+            else "costs not recorded"
+        )
+        parts.append(
+            f"variance components of {c['mode']} on {c['metric']} ({c['method']}, {c['campaigns']} campaigns, {c['rounds']} rounds): "
+            f"sigma_round {c['sigma_round_pp']:.2f} pp, sigma_occasion {c['sigma_occasion_pp']:.2f} pp; {spend}"
+        )
+    return "\n".join(parts) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:

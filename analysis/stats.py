@@ -20,9 +20,8 @@ from scipy import stats
 from analysis.load import Campaign, Run
 from analysis.precision import paired_gap, pairs_for_half_width
 
-# Campaigns recorded before the manifest said which mode is the baseline and which the A/A twin.
+# The baseline of the functions' defaults (a campaign's own is in its manifest: analysis.schema).
 BASELINE = "native"
-LEGACY_AA_MODE = "native_b"
 METRICS = ("throughput_rps", "latency_gmean_ms", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "cpu_us_per_request")
 TARGET_HALF_WIDTH_PP = 1.0
 BUSY_CORE_WARNING = 0.80

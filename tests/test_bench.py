@@ -9,6 +9,7 @@ import pytest
 from labrun import ansible_playbook
 
 RUN_KEYS = {
+    "schema_version",
     "mode",
     "round",
     "order",
@@ -24,6 +25,7 @@ RUN_KEYS = {
     "k6_cpu_s",
 }
 MANIFEST_KEYS = {
+    "schema_version",
     "campaign_id",
     "git_commit",
     "started_at",

@@ -60,6 +60,10 @@ BAD_PROFILE = {
             "records_source 'disk'",
         ),
         (
+            {"lab_profile": "smoke", "lab_profiles": {"smoke": BAD_PROFILE["smoke"] | {"measure_s": 5, "max_other_work": "lots"}}},
+            "lab_profiles.smoke.max_other_work is 'lots': a share of the service core above 0",
+        ),
+        (
             {"lab_mode_catalog": {"native": {"kind": "native", "port": 8101, "busy_loops": "lots"}}, "lab_modes": ["native"]},
             "busy_loops is 'lots' (optional, a whole number 0-10000000)",
         ),

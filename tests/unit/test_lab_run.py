@@ -25,8 +25,8 @@ from lab_run import (
     lab_targets,
 )
 
-from analysis.contract import planned_runs
 from analysis.precision import paired_gap, stein_rounds
+from analysis.schema import SCHEMA_VERSION, planned_runs
 from analysis.window import WindowError, epoch, gmean_ms, windows
 
 T0 = 1_800_000_000.0  # 2027-01-15T08:00:00Z
@@ -229,6 +229,7 @@ def test_a_round_record_has_every_modes_window_and_the_cores_busy_share(tmp_path
         str(tmp_path), RUN | {"modes": ["native_cost3", "native"]}, observed_for(["native", "native_cost3"], stats=stats)
     )
     assert record["status"] == "ok" and record["error"] is None and record["design"] == "concurrent"
+    assert record["schema_version"] == SCHEMA_VERSION
     assert record["modes"] == ["native_cost3", "native"] and record["per_mode"]["native_cost3"]["position"] == 1
     assert record["per_mode"]["native"]["cpu_us_per_request"] == pytest.approx(450.0)
     assert record["per_mode"]["native_cost3"]["busy_us_per_request"] == pytest.approx(13.0)
@@ -484,5 +485,6 @@ def test_a_run_folder_name_and_the_manifests_run_order_in_either_shape() -> None
     assert lab_run_name(7, "docker_host", 12) == "007_docker_host_r12"
     assert lab_run_name("1234", "concurrent", "3") == "1234_concurrent_r3"
     records = [{"mode": "native", "round": 1}, {"mode": "docker", "round": 1}]
-    assert planned_runs(records) == [("native", 1), ("docker", 1)]
-    assert planned_runs(["native 1", "docker 1"]) == [("native", 1), ("docker", 1)], "as campaigns recorded it before"
+    assert planned_runs(records, Path("m.json")) == [{"mode": "native", "round": 1}, {"mode": "docker", "round": 1}]
+    before = planned_runs(["native 1", "docker 1"], Path("m.json"))
+    assert before == [{"mode": "native", "round": 1}, {"mode": "docker", "round": 1}], "as campaigns recorded it before"

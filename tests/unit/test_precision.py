@@ -9,7 +9,7 @@ import pytest
 import yaml
 from scipy import stats
 
-from analysis.precision import coverage, mde_pct, paired_gap, pairs_for_half_width, procedure_coverage, stein_rounds
+from analysis.precision import coverage, mde_pct, paired_gap, pairs_for_half_width, procedure_coverage, stein_rounds, width_rule_coverage
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -92,19 +92,6 @@ def test_stein_asks_for_the_rounds_that_bring_its_interval_to_the_target() -> No
     assert stein_rounds(0.0001, 15, 0.5) == 15 and stein_rounds(None, 15, 0.5) is None
 
 
-def _width_rule_coverage(sd: float, target_pp: float, minimum: int, max_rounds: int, trials: int = 20_000) -> float:
-    """The rule Stein's replaced: stop at the first n >= minimum whose own t interval is narrow enough."""
-    logs = np.random.default_rng(7).normal(0.0, sd, size=(trials, max_rounds))
-    n = np.arange(1, max_rounds + 1)
-    mean = np.cumsum(logs, axis=1) / n
-    var = (np.cumsum(logs**2, axis=1) - n * mean**2) / np.maximum(n - 1, 1)
-    half = stats.t.ppf(0.975, np.maximum(n - 1, 1)) * np.sqrt(np.maximum(var, 0)) / np.sqrt(n)
-    stop = ((100 * np.sinh(half) <= target_pp) & (n >= minimum)) | (n == max_rounds)
-    at = stop.argmax(axis=1)
-    rows = np.arange(trials)
-    return float(np.mean(np.abs(mean[rows, at]) <= half[rows, at]))
-
-
 def _concurrent_profiles_with_a_target() -> dict[str, dict[str, Any]]:
     profiles = yaml.safe_load((ROOT / "inventory/group_vars/all/profiles.yml").read_text())["lab_profiles"]
     return {name: p for name, p in profiles.items() if p.get("design") == "concurrent" and float(p.get("target_ci_pp") or 0) > 0}
@@ -126,7 +113,7 @@ def test_the_whole_stopping_procedure_covers_at_each_profiles_settings(name: str
             covered, _ = procedure_coverage(sd, target, first, cap, true_gap_pct=gap, trials=20_000, seed=int(sd * 1e4))
             assert covered >= 0.94, (name, sd, gap, covered)
     # The rule it replaced, at a spread that stops it near 27 rounds: it stopped while the sd was low by chance.
-    assert _width_rule_coverage(0.026 * target, target, 6, cap) < 0.935
+    assert width_rule_coverage(0.026 * target, target, 6, cap)[0] < 0.935
 
 
 def test_the_procedure_stops_the_sooner_the_quieter_the_rounds() -> None:

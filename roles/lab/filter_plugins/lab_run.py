@@ -38,7 +38,7 @@ PROJECT = Path(__file__).resolve().parents[3]
 if str(PROJECT) not in sys.path:
     sys.path.insert(0, str(PROJECT))
 
-from analysis import contract, rules  # noqa: E402
+from analysis import contract, rules, schema  # noqa: E402
 from analysis.precision import paired_gap, stein_rounds  # noqa: E402
 from analysis.window import WindowError, other_work, windows  # noqa: E402
 
@@ -272,6 +272,7 @@ def _record(run: dict[str, Any], errors: list[str], segments: list[dict[str, Any
     """What every run.json holds, whatever the design."""
     cpus = [s["k6_cpu_s"] for s in segments if s["k6_cpu_s"] is not None]
     return {
+        "schema_version": schema.SCHEMA_VERSION,
         "campaign": run["campaign"],
         "target": run["target"],
         "round": int(run["round"]),
@@ -303,6 +304,7 @@ def lab_started_record(run: dict[str, Any], facts: dict[str, Any], design: str) 
     (status running), `lab status` counts it as not done, and a resume runs it again.
     """
     record: dict[str, Any] = {
+        "schema_version": schema.SCHEMA_VERSION,
         "campaign": facts["campaign"],
         "target": facts["target"],
         "profile": facts["profile"],
