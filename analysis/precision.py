@@ -126,11 +126,7 @@ def procedure_coverage(
     """
     rng = np.random.default_rng(seed)
     truth = math.log1p(true_gap_pct / 100.0)
-    if residuals is None:
-        logs = rng.normal(truth, sd_log, size=(trials, max_rounds))
-    else:
-        pool = np.asarray(residuals, dtype=float)
-        logs = truth + rng.choice(pool - pool.mean(), size=(trials, max_rounds), replace=True)
+    logs = _synthetic_logs(rng, truth, sd_log, residuals, (trials, max_rounds))
     first = logs[:, :stage_one]
     s0 = first.std(axis=1, ddof=1)
     target = np.arcsinh(target_pp / (100.0 * np.exp(first.mean(axis=1))))
@@ -141,6 +137,17 @@ def procedure_coverage(
     mean = (logs * kept).sum(axis=1) / rounds
     half = t0 * s0 / np.sqrt(rounds)
     return float(np.mean((mean - half <= truth) & (truth <= mean + half))), float(rounds.mean())
+
+
+def _synthetic_logs(
+    rng: np.random.Generator, truth: float, sd_log: float, residuals: Sequence[float] | None, shape: tuple[int, int]
+) -> np.ndarray:
+    """Per-round log-ratios of synthetic campaigns: the truth plus normal noise of sd `sd_log`, or
+    plus a real campaign's centred residuals drawn with replacement."""
+    if residuals is None:
+        return rng.normal(truth, sd_log, size=shape)
+    pool = np.asarray(residuals, dtype=float)
+    return truth + rng.choice(pool - pool.mean(), size=shape, replace=True)
 
 
 def mde_pct(sd_log: float | None, n: int) -> float | None:
@@ -187,11 +194,7 @@ def coverage(
     """
     rng = np.random.default_rng(seed)
     truth = math.log1p(true_gap_pct / 100.0)
-    if residuals is None:
-        logs = rng.normal(truth, sd_log, size=(trials, n))
-    else:
-        pool = np.asarray(residuals, dtype=float)
-        logs = truth + rng.choice(pool - pool.mean(), size=(trials, n), replace=True)
+    logs = _synthetic_logs(rng, truth, sd_log, residuals, (trials, n))
     if method == "t":
         half = stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1) * logs.std(axis=1, ddof=1) / math.sqrt(n)
         mean = logs.mean(axis=1)
