@@ -187,6 +187,7 @@ class Report:
                 for c in self.primary()
             },
             "controls": self.controls(),
+            "blocks": round_blocks(self.campaign),
             "precision": manifest.get("precision"),
             "comparisons": rows,
             "undefined": [
@@ -290,6 +291,13 @@ def warnings_for(campaign: Campaign, runs: pd.DataFrame, found: list[Comparison]
             f"{metric}: {mode} vs {baseline} has no gap in {len(rounds)} paired round(s) ({', '.join(map(str, rounds))}): "
             "a value there is 0 or was not measured, and a gap against 0 is undefined; those rounds are left out of it"
         )
+    split = round_blocks(campaign)
+    if len(split) > 1:
+        spans = ", ".join(f"rounds {b[0]}-{b[-1]}" if len(b) > 1 else f"round {b[0]}" for b in split)
+        notes.append(
+            f"the rounds ran in {len(split)} blocks separated by pauses longer than the profile's max_pause_min ({spans}): "
+            "each block is its own occasion and this campaign's CI mixes them (gap.json lists the blocks)"
+        )
     if baseline not in set(ok["mode"]):
         notes.append(f"no ok run of the baseline '{baseline}': no gap can be computed")
     modes = campaign.manifest.get("modes", {})
@@ -343,6 +351,32 @@ def run_flags(campaign: Campaign, runs: pd.DataFrame) -> dict[str, list[str]]:
         if flags:
             found[run.name] = flags
     return found
+
+
+def round_blocks(campaign: Campaign) -> list[list[int]]:
+    """A concurrent campaign's ok rounds in blocks split by pauses longer than the profile's
+    max_pause_min (a resume hours later is another occasion); one block when there was none."""
+    if manifest_design(campaign) != "concurrent":
+        return []
+    starts = {}
+    for run in campaign.runs:
+        moment = _epoch(run.meta.get("started_at"))
+        if run.problem is None and moment is not None:
+            starts[int(run.meta["round"])] = moment
+    try:
+        pause = rules.max_pause_s(campaign.manifest.get("profile"))
+    except ValueError as exc:
+        raise CampaignError(f"{campaign.path / 'manifest.json'}: profile.{exc}") from None
+    return rules.blocks(starts, pause)
+
+
+def _epoch(text: object) -> float | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
 
 
 def split_rounds(campaign: Campaign) -> dict[int, float]:

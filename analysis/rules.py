@@ -21,6 +21,9 @@ from collections.abc import Mapping
 from typing import Any
 
 DEFAULT_MAX_OTHER_WORK = 0.10
+# A concurrent campaign resumed after a longer pause than this between two rounds is two blocks
+# (occasions): the machine's state moves over hours (docs/2026-11-29-campaigns.md).
+DEFAULT_MAX_PAUSE_MIN = 30.0
 STOPPING_RULE = "stein_two_stage"
 
 
@@ -41,6 +44,27 @@ def exclusion(meta: Mapping[str, Any], profile: Mapping[str, Any] | None) -> str
     if isinstance(other, int | float) and not isinstance(other, bool) and other > limit:
         return f"excluded: other work took {other:.0%} of the service core in its window (the profile's max_other_work is {limit:.0%})"
     return None
+
+
+def max_pause_s(profile: Mapping[str, Any] | None) -> float:
+    """The profile's longest pause between two rounds of one block, in seconds (`max_pause_min`)."""
+    value = (profile or {}).get("max_pause_min", DEFAULT_MAX_PAUSE_MIN)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ValueError(f"max_pause_min is {value!r}: minutes above 0 (e.g. 30)")
+    return float(value) * 60.0
+
+
+def blocks(starts: Mapping[int, float], pause_s: float) -> list[list[int]]:
+    """Rounds (number -> start, epoch seconds) in blocks: a new block wherever a round started more
+    than pause_s after the one before it."""
+    found: list[list[int]] = []
+    last = None
+    for number, start in sorted(starts.items(), key=lambda item: item[1]):
+        if last is None or start - last > pause_s:
+            found.append([])
+        found[-1].append(number)
+        last = start
+    return found
 
 
 def uses_two_stage(precision: Mapping[str, Any] | None) -> bool:

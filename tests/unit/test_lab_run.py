@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from lab_run import (
     AnsibleFilterError,
@@ -488,3 +489,39 @@ def test_a_run_folder_name_and_the_manifests_run_order_in_either_shape() -> None
     assert planned_runs(records, Path("m.json")) == [{"mode": "native", "round": 1}, {"mode": "docker", "round": 1}]
     before = planned_runs(["native 1", "docker 1"], Path("m.json"))
     assert before == [{"mode": "native", "round": 1}, {"mode": "docker", "round": 1}], "as campaigns recorded it before"
+
+
+def test_rounds_recorded_by_the_plugin_are_reported_and_a_long_pause_makes_a_second_block(tmp_path: Path) -> None:
+    """From the lab's records to the report: a concurrent campaign whose fourth round came 2 hours
+    after the third (a resume) is reported in two blocks, named, never silently one occasion."""
+    from analysis.model import build
+
+    folder = tmp_path / "c" / "localhost"
+    starts = ["2027-01-15T08:00:00Z", "2027-01-15T08:01:00Z", "2027-01-15T08:02:00Z", "2027-01-15T10:05:00Z"]
+    for r, start in enumerate(starts, start=1):
+        run_dir = folder / "runs" / f"{r:03d}_concurrent_r{r}"
+        write_round(run_dir, {"native": (200, 400.0 + r), "docker": (200, 500.0 + r)})
+        record = lab_concurrent_record(
+            str(run_dir), RUN | {"modes": ["native", "docker"], "round": r, "order": r}, observed_for(["native", "docker"])
+        )
+        (run_dir / "run.json").write_text(json.dumps(record | {"started_at": start}))
+    manifest = {
+        "schema_version": SCHEMA_VERSION,
+        "campaign_id": "c",
+        "design": "concurrent",
+        "baseline": "native",
+        "primary_metric": "cpu_us_per_request",
+        "profile": {"name": "capacity", "measure_s": 10, "warmup_s": 2, "max_pause_min": 30},
+        "modes": {"native": {}, "docker": {}},
+        "run_order": [],
+    }
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    report = build(folder)
+    assert report.gap_json()["blocks"] == [[1, 2, 3], [4]]
+    assert any("2 blocks separated by pauses longer than the profile's max_pause_min (rounds 1-3, round 4)" in w for w in report.warnings)
+    docker = next(c for c in report.comparisons if c.mode == "docker" and c.metric == "cpu_us_per_request")
+    assert docker.n_pairs == 4 and docker.gap_pct == pytest.approx(
+        100 * (math.exp(np.mean([math.log((500 + r) / (400 + r)) for r in range(1, 5)])) - 1), rel=1e-3
+    )
+    (folder / "manifest.json").write_text(json.dumps(manifest | {"profile": manifest["profile"] | {"max_pause_min": 300}}))
+    assert build(folder).gap_json()["blocks"] == [[1, 2, 3, 4]]

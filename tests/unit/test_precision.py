@@ -120,3 +120,13 @@ def test_the_procedure_stops_the_sooner_the_quieter_the_rounds() -> None:
     _, quiet = procedure_coverage(0.006, 1.0, 15, 113, trials=4000)
     _, noisy = procedure_coverage(0.029, 1.0, 15, 113, trials=4000)
     assert quiet == pytest.approx(15, abs=0.5) and 30 < noisy < 50
+
+
+def test_a_pause_longer_than_the_profiles_starts_a_new_block() -> None:
+    from analysis.rules import blocks, max_pause_s
+
+    starts = {1: 0.0, 2: 60.0, 3: 120.0, 4: 120.0 + 1801.0, 5: 2000.0}
+    assert blocks(starts, max_pause_s(None)) == [[1, 2, 3], [4, 5]]
+    assert blocks(starts, max_pause_s({"max_pause_min": 60})) == [[1, 2, 3, 4, 5]]
+    with pytest.raises(ValueError, match="max_pause_min is 'soon'"):
+        max_pause_s({"max_pause_min": "soon"})
