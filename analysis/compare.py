@@ -17,14 +17,17 @@ import numpy as np
 import pandas as pd
 
 from analysis.load import CampaignError, load_campaign
-from analysis.machine import comparable_facts
+from analysis.machine import comparable_facts, mode_definitions
 from analysis.report import publish_json
 from analysis.stats import METRICS, gap_ci, gap_pct, runs_frame
 
 
 def differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
     fa, fb = comparable_facts(a), comparable_facts(b)
-    return [f"{key}: {fa[key]} != {fb[key]}" for key in fa if fa[key] != fb[key]]
+    found = [f"{key}: {fa[key]} != {fb[key]}" for key in fa if fa[key] != fb[key]]
+    # A mode both campaigns ran must be the same deployment reached the same way.
+    ma, mb = mode_definitions(a), mode_definitions(b)
+    return found + [f"mode {m}: {ma[m]} != {mb[m]}" for m in sorted(set(ma) & set(mb)) if ma[m] != mb[m]]
 
 
 def compare_frames(a: pd.DataFrame, b: pd.DataFrame) -> pd.DataFrame:

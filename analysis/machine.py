@@ -27,6 +27,8 @@ from scipy import stats
 
 from analysis import schema
 
+MODE_DEFINITION = ("kind", "network", "client", "seccomp")
+
 
 def comparable_facts(manifest: dict[str, Any]) -> dict[str, Any]:
     """What must be equal for two campaigns to measure the same thing."""
@@ -40,9 +42,20 @@ def comparable_facts(manifest: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def mode_definitions(manifest: dict[str, Any]) -> dict[str, Any]:
+    """What each mode is and how it is reached: a bridge mode through docker-proxy and one
+    DNAT-ed past it measure different paths under one name, and are never pooled."""
+    modes = manifest.get("modes") or {}
+    return {m: {k: (f or {}).get(k) for k in MODE_DEFINITION} for m, f in sorted(modes.items()) if isinstance(f, dict)}
+
+
 def _pooling_facts(manifest: dict[str, Any]) -> dict[str, Any]:
     processes = manifest.get("processes") or {}
-    return comparable_facts(manifest) | {"aslr_disabled": processes.get("aslr_disabled"), "baseline": manifest.get("baseline")}
+    return comparable_facts(manifest) | {
+        "aslr_disabled": processes.get("aslr_disabled"),
+        "baseline": manifest.get("baseline"),
+        "modes": mode_definitions(manifest),
+    }
 
 
 @dataclass

@@ -7,6 +7,7 @@ imports none of them: the layers go load -> stats -> model -> fleet/render -> re
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +25,31 @@ from analysis.stats import (
     MIN_ROUNDS_WARNING,
     TARGET_HALF_WIDTH_PP,
     Comparison,
+    Ladder,
+    compare,
     comparisons,
+    ladder,
     noise_floor,
     rounded,
     runs_frame,
     undefined_rounds,
+)
+
+# What a step of a ladder adds, by the field of the mode's definition that changes (modes.yml).
+# A change of kind is named by the manifest's `kinds` (modes.yml's lab_mode_kinds: `adds`).
+STEP_LABELS = {
+    ("seccomp", "unconfined", "default"): "Docker's seccomp filter",
+    ("network", "host", "bridge"): "the bridge network as a remote client reaches it (DNAT, veth, network namespace)",
+    ("client", "remote", "loopback"): "the userland proxy (docker-proxy) a loopback client goes through",
+}
+STEP_FIELDS = ("kind", "network", "client", "seccomp")
+STEP_DEFAULTS = {"network": "host", "client": "loopback", "seccomp": "unconfined"}
+# Where each path's kernel work runs, beside every decomposition.
+LADDER_CAVEAT = (
+    "what the service-core accounting sees: the proxy's second hop runs on the service core and is counted; on the NAT "
+    "path much of the DNAT, conntrack and veth work runs in the sender's context (k6, on the load generator's core), "
+    "which no mode's cgroup is charged for, and interrupt time is charged to whichever task runs (no "
+    "CONFIG_IRQ_TIME_ACCOUNTING here): the bridge step is a floor of what the path costs the machine"
 )
 
 FACTS_THAT_MUST_MATCH = ("packages_sha256", "payload_sha256", "cpuset", "python")
@@ -74,7 +95,7 @@ class Report:
         resolve, which flagged runs count."""
         headlines = [headline(c, self.floor, self.baseline, self.aa_modes) for c in self.primary()]
         first = [self.interval_line()] if headlines else []
-        return first + headlines + self.resolution_lines() + flag_notes(self.campaign, self.flags)
+        return first + headlines + self.twin_lines() + self.ladder_lines() + self.resolution_lines() + flag_notes(self.campaign, self.flags)
 
     def machine_view(self, c: Comparison) -> dict[str, Any]:
         profile = str((self.campaign.manifest.get("profile") or {}).get("name") or "?")
@@ -158,6 +179,95 @@ class Report:
             )
         return found
 
+    @cached_property
+    def ladder(self) -> Ladder | None:
+        """The profile's decomposition (its `ladder` of rungs) on the primary metric, or None."""
+        rungs = [str(r) for r in (self.campaign.manifest.get("profile") or {}).get("ladder") or []]
+        return ladder(self.ok_runs(), rungs, self.primary_metric, stage_one_of(self.campaign)) if rungs else None
+
+    def ok_runs(self) -> pd.DataFrame:
+        return self.runs[self.runs["status"] == "ok"] if "status" in self.runs else self.runs
+
+    def step_label(self, low: str, high: str) -> str:
+        modes = self.campaign.manifest.get("modes") or {}
+        a, b = modes.get(low) or {}, modes.get(high) or {}
+        # A host process has no syscall filter: as a container's with seccomp unconfined.
+        a, b = ({k: f.get(k) or STEP_DEFAULTS.get(k) for k in STEP_FIELDS} for f in (a, b))
+        changed = [(k, str(a[k]), str(b[k])) for k in STEP_FIELDS if a[k] != b[k]]
+        # The client path exists only on a bridge: entering the bridge names the path taken.
+        if any(k == "network" for k, _, _ in changed):
+            changed = [c for c in changed if c[0] != "client"]
+        kinds = self.campaign.manifest.get("kinds") or {}
+        labels = {("kind", a["kind"], b["kind"]): str((kinds.get(b["kind"]) or {}).get("adds") or "")} | STEP_LABELS
+        return "; ".join(labels.get(c) or f"{c[0]} {c[1]} -> {c[2]}" for c in changed) or "no difference in definition"
+
+    def ladder_json(self) -> dict[str, Any] | None:
+        found = self.ladder
+        if found is None:
+            return None
+        data = found.as_json()
+        for row in data["steps"]:
+            row["what"] = self.step_label(row["from"], row["to"])
+        return data | {"caveat": LADDER_CAVEAT}
+
+    def ladder_lines(self) -> list[str]:
+        found = self.ladder
+        if found is None:
+            return []
+        t = found.total
+        parts = [
+            f"{self.step_label(low, c.mode)} ({low} -> {c.mode}) {c.gap_pct:+.2f}%"
+            + (f" ({c.ci95[0]:+.2f} to {c.ci95[1]:+.2f})" if c.ci95 else "")
+            + (f", {share:.0%} of it" if share is not None else "")
+            for low, c, share in zip(found.rungs, found.steps, found.shares(), strict=False)
+        ]
+        total = f"{t.gap_pct:+.2f}%" + (f" (95% CI {t.ci95[0]:+.2f} to {t.ci95[1]:+.2f})" if t.ci95 else "")
+        return [
+            f"where the cost comes from: {t.mode} vs {found.rungs[0]} {total} over {t.n_pairs} rounds, step by step "
+            "(each paired in the same rounds; the steps add up in log space): " + "; ".join(parts),
+            LADDER_CAVEAT,
+        ]
+
+    def twin_checks(self) -> list[dict[str, Any]]:
+        """A/A controls of modes other than the baseline (twin_of in modes.yml): their gap must hold 0."""
+        ok = self.ok_runs()
+        if "mode" not in ok:
+            return []
+        found = []
+        for mode, facts in sorted((self.campaign.manifest.get("modes") or {}).items()):
+            of = (facts or {}).get("twin_of")
+            if not of or of == self.baseline or of not in set(ok["mode"]) or mode not in set(ok["mode"]):
+                continue
+            c = compare(ok, mode, self.primary_metric, str(of), stage_one_of(self.campaign))
+            if c is None:
+                continue
+            holds = bool(c.ci95 and c.ci95[0] <= 0 <= c.ci95[1])
+            found.append(
+                {
+                    "mode": mode,
+                    "twin_of": of,
+                    "metric": c.metric,
+                    "gap_pct": rounded(c.gap_pct),
+                    "ci95": [rounded(c.ci95[0]), rounded(c.ci95[1])] if c.ci95 else None,
+                    "ci_half_width_pp": rounded(c.half_width_pp),
+                    "n_pairs": c.n_pairs,
+                    "holds_zero": holds,
+                }
+            )
+        return found
+
+    def twin_lines(self) -> list[str]:
+        return [
+            f"A/A {t['mode']} vs {t['twin_of']}: {t['gap_pct']:+.2f}%"
+            + (f" (95% CI {t['ci95'][0]:+.2f} to {t['ci95'][1]:+.2f})" if t["ci95"] else " (no CI)")
+            + (
+                ": holds 0, as identical deployments must"
+                if t["holds_zero"]
+                else ": does NOT hold 0: the instrument sees a difference between identical deployments"
+            )
+            for t in self.twin_checks()
+        ]
+
     def undefined(self) -> dict[tuple[str, str], list[int]]:
         """(mode, metric) -> the paired rounds where the gap does not exist (a value 0 or unmeasured)."""
         return undefined_gaps(self.runs, self.baseline)
@@ -187,6 +297,8 @@ class Report:
                 for c in self.primary()
             },
             "controls": self.controls(),
+            "twins": self.twin_checks(),
+            "ladder": self.ladder_json(),
             "blocks": round_blocks(self.campaign),
             "precision": manifest.get("precision"),
             "comparisons": rows,

@@ -26,7 +26,7 @@ import pandas as pd
 from analysis import components
 from analysis.fleet import host_table, pool
 from analysis.load import CampaignError
-from analysis.machine import comparable_facts
+from analysis.machine import comparable_facts, mode_definitions
 from analysis.model import Report, build
 from analysis.report import publish_json
 
@@ -38,6 +38,7 @@ def facts(report: Report) -> dict[str, Any]:
         "aslr_disabled": processes.get("aslr_disabled"),
         "hash_seed": processes.get("hash_seed"),
         "baseline": report.baseline,
+        "modes": mode_definitions(report.campaign.manifest),
     }
 
 

@@ -103,6 +103,10 @@ def markdown(report: Report, out: Path | None = None) -> str:
     if report.floor:
         twins = ", ".join(sorted(report.aa_modes))
         lines += ["", f"Noise floor (A/A, {twins} vs {report.baseline}): " + ", ".join(f"{k} {v:.2f}%" for k, v in report.floor.items())]
+    steps = report.ladder_json()
+    if steps is not None:
+        lines += ["", "## Where the cost comes from (each step vs the rung before it, same rounds)", "", ladder_table(steps)]
+        lines += ["", f"Caveat: {steps['caveat']}."]
     lines += [
         "",
         f"## Gap against {report.baseline} (positive = worse)",
@@ -184,6 +188,52 @@ def forest_figure(report: Report) -> Figure:
     ax.set(xlabel=f"gap vs {report.baseline}, % (positive = worse); 95% CI; filled = significant; grey = A/A noise")
     ax.grid(axis="x", color="0.9")
     return fig
+
+
+def waterfall_figure(data: dict[str, Any]) -> Figure:
+    """The ladder as a waterfall: each step's gap (its 95% CI as a whisker) stacked in log space
+    from the first rung, and the whole beside it."""
+    steps, total = data["steps"], data["total"]
+
+    def log_pct(value: float) -> float:
+        return float(np.log1p(value / 100.0) * 100.0)
+
+    fig, ax = plt.subplots(figsize=(9, 3.4))
+    level = 0.0
+    for x, step in enumerate(steps):
+        height = log_pct(step["gap_pct"])
+        ax.bar(x, height, bottom=level, color="C3" if height > 0 else "C2", width=0.6)
+        if step["ci95"]:
+            ax.vlines(x, level + log_pct(step["ci95"][0]), level + log_pct(step["ci95"][1]), color="black", linewidth=1.2)
+        level += height
+    ax.bar(len(steps), log_pct(total["gap_pct"]), color="C0", width=0.6)
+    if total["ci95"]:
+        ax.vlines(len(steps), log_pct(total["ci95"][0]), log_pct(total["ci95"][1]), color="black", linewidth=1.2)
+    ax.axhline(0, color="black", linewidth=0.8)
+    labels = [f"{s['from']}\n-> {s['to']}" for s in steps] + [f"{total['from']}\n-> {total['to']}"]
+    ax.set_xticks(range(len(labels)), labels, fontsize=7)
+    ax.set(ylabel=f"{data['metric']}: log gap, % (95% CI)")
+    ax.grid(axis="y", color="0.9")
+    return fig
+
+
+def ladder_table(data: dict[str, Any]) -> str:
+    rows = [*data["steps"], data["total"] | {"what": "the whole", "share_of_total": 1.0}]
+    return str(
+        pd.DataFrame(
+            [
+                {
+                    "step": f"{r['from']} -> {r['to']}",
+                    "what it adds": r["what"],
+                    "gap %": f"{r['gap_pct']:+.2f}",
+                    "95% CI": f"{r['ci95'][0]:+.2f} – {r['ci95'][1]:+.2f}" if r["ci95"] else "–",
+                    "share": f"{r['share_of_total']:.0%}" if r.get("share_of_total") is not None else "–",
+                    "rounds": r["n_pairs"],
+                }
+                for r in rows
+            ]
+        ).to_markdown(index=False)
+    )
 
 
 def paired_rounds_figure(report: Report) -> Figure:
@@ -294,6 +344,18 @@ def plots(report: Report) -> list[Plot]:
         ),
         Plot("latency", "Latency CDF per mode", f"Latency CDF per mode: {latency or 'no latency data'}", _png(latency_figure(report))),
     ]
+    steps = report.ladder_json()
+    if steps is not None:
+        found.insert(
+            1,
+            Plot(
+                "ladder",
+                "Where the cost comes from: each step with its 95% CI",
+                f"Waterfall of {len(steps['steps'])} steps from {steps['total']['from']} to {steps['total']['to']} "
+                f"({steps['total']['gap_pct']:+.2f}% in all). Caveat: {steps['caveat']}",
+                _png(waterfall_figure(steps)),
+            ),
+        )
     series = series_figure(report)
     if series is not None:
         found.append(

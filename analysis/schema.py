@@ -9,7 +9,10 @@ brings its manifest to the current shape, so the rest of the report reads one sh
 - `design`: "sequential";
 - `modes.<m>.twin_of`: the A/A twin was the mode named native_b before modes.yml said so;
 - `run_order`: records {mode, round}; version 1 also wrote "mode round" strings, and campaigns
-  recorded outside the lab list run folder names (001_docker_r1), which carry mode and round.
+  recorded outside the lab list run folder names (001_docker_r1), which carry mode and round;
+- `modes.<m>.client` (version 3, 2026-12-06): how the load generators reached the mode; before,
+  every mode was reached on lab_service_address, so a bridge mode on loopback, through
+  docker-proxy: "loopback".
 
 A version newer than this code, or a value no version wrote, ends in a CampaignError naming the
 file and the key, never a traceback.
@@ -22,9 +25,10 @@ from typing import Any
 
 from analysis import contract
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 LEGACY_BASELINE = "native"
 LEGACY_AA_MODE = "native_b"
+LEGACY_CLIENT = "loopback"
 
 
 class SchemaError(ValueError):
@@ -51,6 +55,8 @@ def migrate_manifest(manifest: dict[str, Any], path: Path) -> dict[str, Any]:
     found["primary_metric"] = str(found.get("primary_metric") or found["profile"].get("primary_metric") or "throughput_rps")
     found["design"] = str(found.get("design") or "sequential")
     modes = {m: dict(f) if isinstance(f, dict) else {} for m, f in found["modes"].items()}
+    for facts in modes.values():
+        facts.setdefault("client", LEGACY_CLIENT)
     if not any("twin_of" in f for f in modes.values()) and LEGACY_AA_MODE in modes:
         modes[LEGACY_AA_MODE]["twin_of"] = found["baseline"]
     found["modes"] = modes

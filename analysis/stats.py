@@ -321,6 +321,67 @@ def comparisons(ok: pd.DataFrame, baseline: str = BASELINE, primary: str | None 
     return control_fdr(found, primary) if primary else found
 
 
+@dataclass
+class Ladder:
+    """A decomposition: each rung against the one before it, over the rounds where every rung has
+    a value, so the steps' log-ratios add up exactly to the first rung against the last."""
+
+    rungs: list[str]
+    metric: str
+    steps: list[Comparison]
+    total: Comparison
+
+    @property
+    def log_sum_pct(self) -> float:
+        """The steps' gaps composed (their log-ratios added): equal to the total's gap."""
+        return float(np.expm1(sum(np.log1p(step.gap_pct / 100.0) for step in self.steps)) * 100.0)
+
+    def shares(self) -> list[float | None]:
+        """Each step's share of the total, in log space (None when the total is 0)."""
+        whole = float(np.log1p(self.total.gap_pct / 100.0))
+        return [None if whole == 0 else float(np.log1p(s.gap_pct / 100.0)) / whole for s in self.steps]
+
+    def as_json(self) -> dict[str, Any]:
+        def row(c: Comparison, low: str) -> dict[str, Any]:
+            return {
+                "from": low,
+                "to": c.mode,
+                "gap_pct": rounded(c.gap_pct),
+                "ci95": [rounded(c.ci95[0]), rounded(c.ci95[1])] if c.ci95 else None,
+                "ci_half_width_pp": rounded(c.half_width_pp),
+                "n_pairs": c.n_pairs,
+            }
+
+        steps = [
+            row(c, low) | {"share_of_total": rounded(share)} for c, low, share in zip(self.steps, self.rungs, self.shares(), strict=False)
+        ]
+        return {
+            "metric": self.metric,
+            "rungs": self.rungs,
+            "steps": steps,
+            "total": row(self.total, self.rungs[0]),
+            "log_sum_pct": rounded(self.log_sum_pct),
+        }
+
+
+def ladder(ok: pd.DataFrame, rungs: list[str], metric: str, stage_one: int | None = None) -> Ladder | None:
+    """Each adjacent pair of rungs compared (paired log-ratios, the same rounds for every step),
+    and the first rung against the last. None with fewer than two rungs or no round holding all."""
+    if len(rungs) < 2:
+        return None
+    wide = ok.pivot_table(index="round", columns="mode", values=metric, aggfunc="mean").reindex(columns=rungs)
+    full = wide.dropna()
+    full = full[(full > 0).all(axis=1)]
+    if full.empty:
+        return None
+    rows = ok[ok["round"].isin(full.index)]
+    steps = [compare(rows, high, metric, low, stage_one) for low, high in zip(rungs, rungs[1:], strict=False)]
+    total = compare(rows, rungs[-1], metric, rungs[0], stage_one)
+    if total is None or any(s is None for s in steps):
+        return None
+    return Ladder(list(rungs), metric, [s for s in steps if s is not None], total)
+
+
 def control_fdr(found: list[Comparison], primary: str) -> list[Comparison]:
     """Benjamini-Hochberg over the secondary comparisons (scipy's false_discovery_control)."""
     secondary = [c for c in found if c.metric != primary]

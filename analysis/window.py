@@ -40,6 +40,8 @@ FAILED_TAG = b'"expected_response":"false"'
 
 # The sampler's name for every task's CPU time on the service CPUs (cpu_sampler.py @NAME=CPULIST).
 SERVICE_CORE = "@service_core"
+# Its hard and soft interrupt time from /proc/stat (tick-sampled).
+SERVICE_CORE_IRQ = "@service_core:irq"
 
 # Latency histogram bins (ms, log-spaced), shared with the report's sequential runs.
 HISTOGRAM_EDGES_MS = [10 ** (-1 + 6 * i / 240) for i in range(241)]
@@ -100,6 +102,8 @@ class ModeWindow:
     # Every task's CPU time on the service CPUs over the same window (the sampler's @service_core,
     # the same for every mode of the round); None when the samples do not have it.
     core_cpu_s: float | None = None
+    # The service CPUs' irq + softirq time over the window (/proc/stat, tick-sampled); None unsampled.
+    core_irq_s: float | None = None
     # Per second of the round, from its first request: requests done (any phase) and the p95 of the
     # measured ones (None where there were none); the measured phase starts at measure_from_s.
     per_second_requests: list[int] = field(default_factory=list)
@@ -247,6 +251,7 @@ def windows(raw: Iterable[Path], samples_path: Path, modes: Iterable[str]) -> di
     (t0, cpu0), (t1, cpu1) = inside[0], inside[-1]
     start = min(min(points[m].done_at) for m in wanted)
     core = (cpu1[SERVICE_CORE] - cpu0[SERVICE_CORE]) / 1e9 if SERVICE_CORE in cpu0 and SERVICE_CORE in cpu1 else None
+    irq = (cpu1[SERVICE_CORE_IRQ] - cpu0[SERVICE_CORE_IRQ]) / 1e9 if SERVICE_CORE_IRQ in cpu0 and SERVICE_CORE_IRQ in cpu1 else None
     result = {}
     for mode in wanted:
         if mode not in cpu0 or mode not in cpu1:
@@ -269,6 +274,7 @@ def windows(raw: Iterable[Path], samples_path: Path, modes: Iterable[str]) -> di
             per_second_p95_ms=_per_second_p95(p.durations_at, p.durations_ms, start),
             measure_from_s=p.first_measured - start,
             core_cpu_s=core,
+            core_irq_s=irq,
         )
     return result
 
