@@ -8,10 +8,13 @@ takes the samples that bracket a concurrent run's measured window and counts eac
 requests between the same two instants, so CPU and requests cover exactly one window.
 @NAME=CPULIST (e.g. @service_core=1): the time those CPUs spent on any task at all (the root
 cgroup's cpuacct.usage_percpu), so the record can say how much of the service core went to
-work other than the modes.
+work other than the modes; and @NAME:irq, the time /proc/stat charges to hard and soft
+interrupts on those CPUs (ns; counted in clock ticks, and without CONFIG_IRQ_TIME_ACCOUNTING only
+when a tick lands in an interrupt: a coarse view, the task it interrupted is charged the rest).
 """
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -34,6 +37,19 @@ def cpu_list(text: str) -> list[int]:
     return found
 
 
+TICK_NS = 1_000_000_000 // os.sysconf("SC_CLK_TCK")
+
+
+def irq_ns(cpus: list[int]) -> int:
+    """irq + softirq time of these CPUs from /proc/stat (USER_HZ ticks, as ns)."""
+    total = 0
+    for line in Path("/proc/stat").read_text().splitlines():
+        name, *fields = line.split()
+        if name.startswith("cpu") and name[3:].isdigit() and int(name[3:]) in cpus:
+            total += int(fields[5]) + int(fields[6])
+    return total * TICK_NS
+
+
 def main(argv: list[str]) -> int:
     if len(argv) < 5:
         print(__doc__.strip(), file=sys.stderr)
@@ -52,6 +68,7 @@ def main(argv: list[str]) -> int:
                 # Left out (not 0) where this cgroup view does not list those CPUs: the record then says "not measured".
                 per_cpu = [int(v) for v in percpu.read_text().split()]
                 usage |= {name: sum(per_cpu[i] for i in cpus) for name, cpus in cores.items() if max(cpus) < len(per_cpu)}
+                usage |= {f"{name}:irq": irq_ns(cpus) for name, cpus in cores.items()}
             now = time.time()
             handle.write(json.dumps({"t": round(now, 6), "cpu_ns": usage}) + "\n")
             handle.flush()

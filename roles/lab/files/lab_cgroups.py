@@ -1,21 +1,28 @@
 #!/usr/bin/python3
 """Put every mode of the lab under the same CPU accounting and the same scheduling weight.
 
-usage: lab_cgroups.py SPEC_JSON
+usage: lab_cgroups.py [--check] SPEC_JSON
 
-SPEC_JSON: {"parent": "lab", "cpuset": "1", "modes": {NAME: {"pidfile": F} | {"pid": P, "listener": PORT}}}
+SPEC_JSON: {"parent": "lab", "cpuset": "1", "modes": {NAME: {"pidfile": F, "inherit": [...]} | {"pid": P, "listener": PORT}}}
 
 Each mode gets one cgroup, PARENT/NAME, in the cpu and cpuacct hierarchies (cgroup v1), with
 the default weight (cpu.shares 1024), all of them siblings: the scheduler splits a shared core
 evenly between modes, and cpuacct.usage of PARENT/NAME is everything the mode burns.
-- native ({"pidfile"}): the process and all its descendants are moved into PARENT/NAME.
+- native ({"pidfile"}): the process and all its descendants are moved into PARENT/NAME, in the
+  memory hierarchy too, as Docker puts a container (and systemd a unit): a process left in the
+  memory cgroup it inherited shares its page counters and LRU lists with whatever started it
+  (on the lab's machine: the control node and k6). "inherit": controllers to leave as they are
+  (a probe of what the placement changes).
 - container ({"pid"}: its init process): Docker made its cgroup under PARENT/NAME
   (cgroup_parent); checked here. "listener": the host process listening on that port
   (docker-proxy, the bridge mode's userland path) is moved into PARENT/NAME beside the
   container and pinned to CPUSET like the container.
-Prints a JSON report per mode (cgroup, cpu.shares, pids and their cgroups, pinning) and
-`equal_weight`: every mode's every process is inside its own cgroup and all weights are equal.
-Exit 0 when that holds, 1 when not, 2 on bad input or without cgroup v1 cpu/cpuacct.
+Prints a JSON report per mode (cgroup, cpu.shares, pids and their cgroups, each process's
+allowed CPUs) and `equal_weight`: every mode's every process is inside its own cgroup and all
+weights are equal. Exit 0 when that holds, 1 when not, 2 on bad input or without cgroup v1
+cpu/cpuacct.
+--check: move nothing, only report where every process is now (after a round's window: a
+docker-proxy spawned since, or a process that left its cgroup or the service core, shows).
 """
 
 import json
@@ -25,7 +32,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-CONTROLLERS = ("cpu", "cpuacct")
+CONTROLLERS = ("cpu", "cpuacct", "memory")
 SHARES = 1024
 
 
@@ -87,7 +94,14 @@ def move(hierarchies: dict[str, Path], path: str, pid: int) -> None:
         (mount / path.strip("/") / "cgroup.procs").write_text(str(pid))
 
 
-def place(spec: dict[str, object]) -> dict[str, object]:
+def allowed_cpus(pid: int) -> str:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("Cpus_allowed_list:"):
+            return line.split(":", 1)[1].strip()
+    return ""
+
+
+def place(spec: dict[str, object], check: bool = False) -> dict[str, object]:
     hierarchies = mounts()
     parent = str(spec.get("parent") or "lab").strip("/")
     cpuset = str(spec.get("cpuset") or "")
@@ -100,23 +114,28 @@ def place(spec: dict[str, object]) -> dict[str, object]:
         if not re.fullmatch(r"[A-Za-z0-9_]+", name) or not isinstance(how, dict):
             raise SystemExit(f"lab_cgroups: bad mode entry {name!r}: {how!r}")
         path = f"/{parent}/{name}"
-        ensure(hierarchies, path)
+        if not check:
+            ensure(hierarchies, path)
+        inherit = set(how.get("inherit") or [])
+        placed = {c: m for c, m in hierarchies.items() if c not in inherit}
         if "pidfile" in how:
             pids = tree(int(Path(str(how["pidfile"])).read_text().strip()))
-            for pid in pids:
-                move(hierarchies, path, pid)
             helpers: list[int] = []
+            for pid in [] if check else pids:
+                move(placed, path, pid)
         elif "pid" in how:
             pids = tree(int(how["pid"]))
             helpers = listeners(int(how["listener"])) if how.get("listener") else []
-            for pid in helpers:
+            for pid in [] if check else helpers:
                 move(hierarchies, path, pid)
                 if cpuset:
                     subprocess.run(["taskset", "-a", "-p", "-c", cpuset, str(pid)], capture_output=True, check=True)
         else:
             raise SystemExit(f"lab_cgroups: mode {name} needs 'pidfile' or 'pid'")
         where = {str(pid): {c: cgroup_of(pid, c) for c in CONTROLLERS} for pid in pids + helpers}
-        inside = all(cg == path or cg.startswith(path + "/") for cgs in where.values() for cg in cgs.values())
+        inside = all(cg == path or cg.startswith(path + "/") for cgs in where.values() for c, cg in cgs.items() if c not in inherit)
+        cpus = {str(pid): allowed_cpus(pid) for pid in pids + helpers}
+        pinned = not cpuset or all(c == cpuset for c in cpus.values())
         shares = int((hierarchies["cpu"] / path.strip("/") / "cpu.shares").read_text())
         ok = ok and inside and shares == SHARES and bool(pids)
         report[name] = {
@@ -125,6 +144,9 @@ def place(spec: dict[str, object]) -> dict[str, object]:
             "processes": where,
             "helpers": helpers,
             "all_inside": inside,
+            "inherited": sorted(inherit),
+            "cpus": cpus,
+            "all_pinned": pinned,
             "comm": sorted({Path(f"/proc/{pid}/comm").read_text().strip() for pid in pids + helpers}),
         }
     siblings = {str(entry["cgroup"]).rsplit("/", 1)[0] for entry in report.values() if isinstance(entry, dict)}
@@ -132,15 +154,17 @@ def place(spec: dict[str, object]) -> dict[str, object]:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 2:
+    check = argv[1:2] == ["--check"]
+    args = argv[2:] if check else argv[1:]
+    if len(args) != 1:
         print(__doc__.strip(), file=sys.stderr)
         return 2
     try:
-        spec = json.loads(argv[1])
+        spec = json.loads(args[0])
     except json.JSONDecodeError as exc:
         print(f"lab_cgroups: SPEC_JSON is not JSON: {exc}", file=sys.stderr)
         return 2
-    result = place(spec)
+    result = place(spec, check)
     print(json.dumps(result, sort_keys=True))
     return 0 if result["equal_weight"] else 1
 
