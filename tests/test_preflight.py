@@ -32,9 +32,22 @@ BAD_PROFILE = {
         ({"dataset_count": 0}, "dataset_count is 0 (allowed: 1-1000000)"),
         (
             {"lab_profile": "fast"},
-            "lab_profile is 'fast'; allowed: capacity, latency, aa, calibrate, seed, saturation, open, smoke, smoke_concurrent.",
+            "lab_profile is 'fast'; allowed: capacity, ladder, why_host, latency, aa, calibrate, seed, saturation, open, smoke, "
+            "smoke_concurrent, smoke_ladder.",
         ),
         ({"lab_modes": ["native", "podman"]}, "lab_modes is ['native', 'podman']"),
+        (
+            {
+                "lab_modes": ["native", "native_b"],
+                "lab_mode_catalog": {"native": {"kind": "native", "port": 8101}, "native_b": {"kind": "vm", "port": 8102}},
+            },
+            "mode native_b: kind is 'vm' (one of native, rootfs, docker",
+        ),
+        (
+            {"lab_modes": ["native", "docker"], "lab_nat_address": "127.0.0.1"},
+            "a remote client needs lab_nat_address, an address of the target that is not loopback (is '127.0.0.1')",
+        ),
+        ({"lab_profile": "ladder", "lab_modes": ["native", "docker"]}, "profile ladder: ladder is ['native', 'native_rootfs'"),
         ({"lab_rounds": -1}, "lab_rounds is '-1' (expected a whole number"),
         ({"lab_profile": "smoke", "lab_profiles": BAD_PROFILE}, "warmup_s/measure_s/vus whole numbers"),
         ({"lab_cpuset_service": "7"}, "lab_cpuset_service '7'"),

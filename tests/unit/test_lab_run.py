@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import yaml
 from lab_run import (
     AnsibleFilterError,
     lab_concurrent_record,
@@ -29,6 +30,8 @@ from lab_run import (
 from analysis.precision import paired_gap, stein_rounds
 from analysis.schema import SCHEMA_VERSION, planned_runs
 from analysis.window import WindowError, epoch, gmean_ms, windows
+
+PROJECT = Path(__file__).resolve().parents[2]
 
 T0 = 1_800_000_000.0  # 2027-01-15T08:00:00Z
 
@@ -64,6 +67,7 @@ def write_round(
     samples: int = 11,
     other: float | None = None,
     failed_every: dict[str, int] | None = None,
+    irq: float | None = None,
 ) -> None:
     """A concurrent round: each mode serves `rate` requests/s (warm-up 0-2 s, measured 2-12 s) at `cpu_us` each;
     `other`: cores' worth of the service core's time that went to other work (sampled as @service_core);
@@ -81,6 +85,8 @@ def write_round(
             cpu = {mode: round(max(0.0, t - T0) * rate * us * 1000) for mode, (rate, us) in per_mode.items()}
             if other is not None:
                 cpu["@service_core"] = sum(cpu.values()) + round(max(0.0, t - T0) * other * 1e9)
+            if irq is not None:
+                cpu["@service_core:irq"] = round(max(0.0, t - T0) * irq * 1e9)
             handle.write(json.dumps({"t": t, "cpu_ns": cpu}) + "\n")
     summary = {"metrics": {"http_req_failed{phase:measure}": {"values": {"passes": 0, "fails": 10 * sum(r for r, _ in per_mode.values())}}}}
     for name, content in (
@@ -247,6 +253,15 @@ def test_a_round_record_says_how_much_of_the_service_core_other_work_took(tmp_pa
     assert record["service_core_busy"] == pytest.approx(500 * (450 + 600) / 1e6, rel=1e-4)
 
 
+def test_a_round_record_says_how_much_of_the_service_core_went_to_interrupts(tmp_path: Path) -> None:
+    write_round(tmp_path, {"native": (500, 450.0), "docker": (500, 600.0)}, other=0.05, irq=0.02)
+    record = lab_concurrent_record(str(tmp_path), RUN | {"modes": ["native", "docker"]}, observed_for(["native", "docker"]))
+    assert record["service_core_irq"] == pytest.approx(0.02, abs=1e-4)
+    write_round(tmp_path, {"native": (500, 450.0), "docker": (500, 600.0)})
+    record = lab_concurrent_record(str(tmp_path), RUN | {"modes": ["native", "docker"]}, observed_for(["native", "docker"]))
+    assert record["service_core_irq"] is None, "not sampled: not measured, not 0"
+
+
 def test_cpu_per_request_counts_served_requests_and_each_mode_has_its_own_error_threshold(tmp_path: Path) -> None:
     # docker fails 1 request in 40 (2.5%): pooled with two clean modes the round's rate is 0.83%,
     # under the 1% threshold k6 applies to the round, but docker alone is above it.
@@ -274,9 +289,12 @@ def test_the_sampler_reads_each_cgroup_and_the_named_cpus(tmp_path: Path) -> Non
     argv = [sys.executable, str(sampler), str(out), f"{time.time() + 0.3:.3f}", "0.1", "all=/", "@core=0", f"@all_cpus={every}"]
     subprocess.run(argv, check=True, timeout=30)
     lines = [json.loads(line) for line in out.read_text().splitlines()]
-    assert len(lines) >= 3 and all(set(line["cpu_ns"]) == {"all", "@core", "@all_cpus"} for line in lines)
+    names = {"all", "@core", "@all_cpus", "@core:irq", "@all_cpus:irq"}
+    assert len(lines) >= 3 and all(set(line["cpu_ns"]) == names for line in lines)
     last = lines[-1]["cpu_ns"]
     assert 0 < last["@core"] <= last["@all_cpus"] <= last["all"] * 1.001 + 1e9
+    # Interrupt time since boot, from /proc/stat: a part of the CPUs' time, never more.
+    assert 0 <= last["@core:irq"] <= last["@all_cpus:irq"] <= last["@all_cpus"]
 
 
 @pytest.mark.parametrize(
@@ -408,15 +426,30 @@ def test_cpu_not_measured_is_recorded_as_none_not_zero(tmp_path: Path) -> None:
 
 
 def test_each_mode_is_found_by_its_pidfile_or_its_container() -> None:
+    """By its kind's process in the real kinds table: natives and rootfs modes by pidfile,
+    containers by init process, bridge containers (both client paths) with their docker-proxy."""
     from lab_run import lab_cgroup_modes
 
-    catalog = {"native": {"kind": "native", "port": 8101}, "docker": {"kind": "docker", "network": "bridge", "port": 8201}}
-    catalog["docker_host"] = {"kind": "docker", "network": "host", "port": 8202}
-    containers = [{"item": "docker", "container": {"State": {"Pid": 42}}}, {"item": "docker_host", "container": {"State": {"Pid": 43}}}]
-    found = lab_cgroup_modes(["native", "docker", "docker_host"], catalog, "/d", containers)
-    assert found == {"native": {"pidfile": "/d/service-native.pid"}, "docker": {"pid": 42, "listener": 8201}, "docker_host": {"pid": 43}}
-    with pytest.raises(AnsibleFilterError, match="container lab-docker of mode docker is not running"):
-        lab_cgroup_modes(["docker"], catalog, "/d", [{"item": "docker", "container": {"State": {"Pid": 0}}}])
+    modes_yml = yaml.safe_load((PROJECT / "inventory" / "group_vars" / "all" / "modes.yml").read_text())
+    catalog, kinds = modes_yml["lab_mode_catalog"], modes_yml["lab_mode_kinds"]
+    containers = [
+        {"item": "docker", "container": {"State": {"Pid": 42}}},
+        {"item": "docker_host", "container": {"State": {"Pid": 43}}},
+        {"item": "docker_proxy", "container": {"State": {"Pid": 44}}},
+    ]
+    found = lab_cgroup_modes(["native", "native_rootfs", "docker", "docker_host", "docker_proxy"], catalog, kinds, "/d", containers)
+    assert lab_cgroup_modes(["native_memcg_shared"], catalog, kinds, "/d", [])["native_memcg_shared"]["inherit"] == ["memory"]
+    assert found == {
+        "native": {"pidfile": "/d/service-native.pid", "inherit": []},
+        "native_rootfs": {"pidfile": "/d/service-native_rootfs.pid", "inherit": []},
+        "docker": {"pid": 42, "listener": 8201},
+        "docker_host": {"pid": 43},
+        "docker_proxy": {"pid": 44, "listener": 8203},
+    }
+    with pytest.raises(AnsibleFilterError, match="the container of mode docker is not running"):
+        lab_cgroup_modes(["docker"], catalog, kinds, "/d", [{"item": "docker", "container": {"State": {"Pid": 0}}}])
+    with pytest.raises(AnsibleFilterError, match="mode odd: kind 'vm' has no process"):
+        lab_cgroup_modes(["odd"], catalog | {"odd": {"kind": "vm", "port": 9000}}, kinds, "/d", [])
 
 
 def test_an_open_model_run_that_could_not_offer_its_rate_fails_with_both_rates(tmp_path: Path) -> None:
@@ -525,3 +558,57 @@ def test_rounds_recorded_by_the_plugin_are_reported_and_a_long_pause_makes_a_sec
     )
     (folder / "manifest.json").write_text(json.dumps(manifest | {"profile": manifest["profile"] | {"max_pause_min": 300}}))
     assert build(folder).gap_json()["blocks"] == [[1, 2, 3, 4]]
+
+
+def accounting_report(modes: list[str], outside: dict[str, str] | None = None) -> dict[str, Any]:
+    """What lab_cgroups.py --check prints; `outside`: mode -> what is wrong ("cgroup" or "core")."""
+    outside = outside or {}
+    return {
+        "modes": {
+            m: {
+                "all_inside": outside.get(m) != "cgroup",
+                "all_pinned": outside.get(m) != "core",
+                "comm": ["docker-proxy", "python"] if m == "docker" else ["python"],
+            }
+            for m in modes
+        }
+    }
+
+
+def test_a_round_whose_accounting_held_records_it_per_mode(tmp_path: Path) -> None:
+    write_round(tmp_path, {"native": (500, 450.0), "docker": (500, 600.0)})
+    observed = observed_for(["native", "docker"]) | {"accounting": accounting_report(["native", "docker"])}
+    record = lab_concurrent_record(str(tmp_path), RUN | {"modes": ["native", "docker"]}, observed)
+    assert record["status"] == "ok"
+    assert record["accounting"]["docker"] == {"all_inside": True, "all_pinned": True, "comm": ["docker-proxy", "python"]}
+
+
+@pytest.mark.parametrize("what", ["cgroup", "core"])
+def test_a_round_with_the_bridges_proxy_left_out_of_its_cgroup_or_core_is_invalid(tmp_path: Path, what: str) -> None:
+    """The docker-proxy of the round was outside the bridge mode's cgroup (or off the service core)
+    for the window: most of the bridge's cost would be missing, so the round is kept on disk
+    (run.json says why) and left out of the gaps (status failed)."""
+    write_round(tmp_path, {"native": (500, 450.0), "docker": (500, 600.0)})
+    observed = observed_for(["native", "docker"]) | {"accounting": accounting_report(["native", "docker"], {"docker": what})}
+    record = lab_concurrent_record(str(tmp_path), RUN | {"modes": ["native", "docker"]}, observed)
+    assert record["status"] == "failed"
+    assert "accounting: after the window docker's processes (docker-proxy, python) were not all in its cgroup" in record["error"]
+    assert record["per_mode"]["docker"]["cpu_us_per_request"] == pytest.approx(600.0), "the measurement stays on disk"
+
+
+def test_a_mode_the_accounting_check_does_not_list_fails_the_round(tmp_path: Path) -> None:
+    write_round(tmp_path, {"native": (500, 450.0), "docker": (500, 600.0)})
+    observed = observed_for(["native", "docker"]) | {"accounting": accounting_report(["native"])}
+    record = lab_concurrent_record(str(tmp_path), RUN | {"modes": ["native", "docker"]}, observed)
+    assert record["status"] == "failed" and "docker's processes (none found)" in record["error"]
+
+
+def test_the_window_noise_script_splits_a_round_into_halves_of_the_same_cost(tmp_path: Path) -> None:
+    sys.path.insert(0, str(PROJECT / "scripts"))
+    from window_noise import halves
+
+    write_round(tmp_path, {"native": (500, 450.0), "docker": (500, 600.0)})
+    split = halves(tmp_path, ["native", "docker"])
+    assert split is not None
+    for half in split:
+        assert half["native"] == pytest.approx(450.0, rel=0.02) and half["docker"] == pytest.approx(600.0, rel=0.02)

@@ -377,8 +377,16 @@ def lab_concurrent_record(run_dir: str, run: dict[str, Any], observed: dict[str,
             errors.append(f"primer of {mode}: status {primer.get('status')} or payload differs from verify")
         if after.get(mode, {}).get("status") != 200:
             errors.append(f"{mode} unhealthy after the round (status {after.get(mode, {}).get('status')})")
+    accounting = round_accounting(modes, observed.get("accounting"))
+    for mode, check in accounting.items():
+        if not (check["all_inside"] and check["all_pinned"]):
+            errors.append(
+                f"accounting: after the window {mode}'s processes ({', '.join(check['comm']) or 'none found'}) were not all in "
+                f"its cgroup and on the service core (inside {check['all_inside']}, pinned {check['all_pinned']}): its CPU time "
+                "is not all counted; the round is invalid"
+            )
     per_mode: dict[str, dict[str, Any]] = {}
-    busy = other = None
+    busy = other = irq = None
     if not any(s["k6_exit"] != 0 for s in segments):
         raws = [folder / f"k6{suffix}.json.gz" for suffix in run["suffixes"]]
         try:
@@ -390,6 +398,8 @@ def lab_concurrent_record(run_dir: str, run: dict[str, Any], observed: dict[str,
             busy = round(sum(w.cpu_s for w in found.values()) / window_s, 4) if window_s > 0 else None
             extra = other_work(found)
             other = None if extra is None else round(extra, 4)
+            first = next(iter(found.values()))
+            irq = None if first.core_irq_s is None or window_s <= 0 else round(first.core_irq_s / window_s, 4)
             limit = float(run.get("max_error_rate", 0.01))
             for position, mode in enumerate(modes, start=1):
                 stats = (before.get(mode, {}).get("json") or {}, after.get(mode, {}).get("json") or {})
@@ -405,7 +415,30 @@ def lab_concurrent_record(run_dir: str, run: dict[str, Any], observed: dict[str,
         "service_core_busy": busy,
         # Cores' worth of the service CPUs' time that went to anything but the modes in the window.
         "service_core_other": other,
+        # Cores' worth of the service CPUs' time in hard and soft interrupts in the window
+        # (/proc/stat, tick-sampled; charged to whichever mode ran without CONFIG_IRQ_TIME_ACCOUNTING).
+        "service_core_irq": irq,
+        # lab_cgroups.py --check after the window, per mode ({} when the round ran none).
+        "accounting": accounting,
         "per_mode": per_mode,
+    }
+
+
+def round_accounting(modes: list[str], report: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
+    """Each mode's accounting as lab_cgroups.py --check found it after the round's window: every
+    process (a bridge mode's docker-proxy of this round included) in the mode's cgroup and
+    pinned to the service core. {} when the round ran no check; a mode the check does not list
+    counts as failed."""
+    if report is None:
+        return {}
+    found = (report or {}).get("modes") or {}
+    return {
+        mode: {
+            "all_inside": bool((found.get(mode) or {}).get("all_inside")),
+            "all_pinned": bool((found.get(mode) or {}).get("all_pinned")),
+            "comm": list((found.get(mode) or {}).get("comm") or []),
+        }
+        for mode in modes
     }
 
 
@@ -418,20 +451,27 @@ def _injected(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     return {"busy_loops": int(after["busy_loops"]), "busy_us_per_request": round(ns / calls / 1000, 4)}
 
 
-def lab_cgroup_modes(modes: list[str], catalog: dict[str, Any], daemon_dir: str, containers: list[dict[str, Any]]) -> dict[str, Any]:
-    """How lab_cgroups.py finds each mode's processes: a native's pidfile; a container's init
-    process and, on the bridge network, the docker-proxy listening on its published port."""
+def lab_cgroup_modes(
+    modes: list[str], catalog: dict[str, Any], kinds: dict[str, Any], daemon_dir: str, containers: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """How lab_cgroups.py finds each mode's processes, by its kind's process (lab_mode_kinds): a
+    daemon's pidfile (and the controllers it keeps as inherited: inherit_cgroups, a probe); a
+    container's init process and, on the bridge network, the docker-proxy listening on its
+    published port (idle when clients are DNAT-ed past it, still accounted)."""
     infos = {c["item"]: c.get("container") or {} for c in containers}
     found: dict[str, Any] = {}
     for mode in modes:
         entry = catalog.get(mode) or {}
-        if entry.get("kind") != "docker":
-            found[mode] = {"pidfile": f"{daemon_dir}/service-{mode}.pid"}
-            continue
-        pid = ((infos.get(mode) or {}).get("State") or {}).get("Pid")
-        if not pid:
-            raise AnsibleFilterError(f"container lab-{mode} of mode {mode} is not running (no init process): redeploy it")
-        found[mode] = {"pid": int(pid)} | ({"listener": int(entry["port"])} if entry.get("network") == "bridge" else {})
+        process = (kinds.get(entry.get("kind")) or {}).get("process")
+        if process == "daemon":
+            found[mode] = {"pidfile": f"{daemon_dir}/service-{mode}.pid", "inherit": list(entry.get("inherit_cgroups") or [])}
+        elif process == "container":
+            pid = ((infos.get(mode) or {}).get("State") or {}).get("Pid")
+            if not pid:
+                raise AnsibleFilterError(f"the container of mode {mode} is not running (no init process): redeploy it")
+            found[mode] = {"pid": int(pid)} | ({"listener": int(entry["port"])} if entry.get("network") == "bridge" else {})
+        else:
+            raise AnsibleFilterError(f"mode {mode}: kind {entry.get('kind')!r} has no process (daemon or container) in lab_mode_kinds")
     return found
 
 
@@ -472,15 +512,16 @@ def lab_precision(
     first = int(stage_one or 0)
     modes = sorted({m for values in rounds.values() for m in values} - {baseline})
     widths = {}
-    for mode in modes:
-        pairs = [(r[baseline], r[mode]) for _, r in sorted(rounds.items()) if baseline in r and mode in r]
+    for mode, low in [(m, baseline) for m in modes] + _steps_and_twins(campaign_dir, baseline, profile):
+        key = mode if low == baseline else f"{mode} vs {low}"
+        pairs = [(r[low], r[mode]) for _, r in sorted(rounds.items()) if low in r and mode in r]
         base, other = [b for b, _ in pairs], [m for _, m in pairs]
         gap = paired_gap(base, other, higher_is_better, stage_one=first or None) if pairs else None
         needed = None
         if gap is not None and first >= 2 and len(pairs) >= first:
             head = paired_gap(base[:first], other[:first], higher_is_better)
             needed = stein_rounds(head.sd_log if head else None, first, target_pp, head.mean_log if head else 0.0)
-        widths[mode] = {"pairs": len(pairs), "half_width_pp": None if gap is None else gap.half_width_pp, "rounds_needed": needed}
+        widths[key] = {"pairs": len(pairs), "half_width_pp": None if gap is None else gap.half_width_pp, "rounds_needed": needed}
     planned = [int(w["rounds_needed"]) for w in widths.values() if w["rounds_needed"] is not None]
     if first >= 2:
         done = bool(widths) and target_pp > 0 and len(planned) == len(widths)
@@ -498,6 +539,23 @@ def lab_precision(
         "target_pp": target_pp,
         "reached": done,
     }
+
+
+def _steps_and_twins(campaign_dir: str, baseline: str, profile: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """The comparisons the stopping rule sizes besides each mode vs the baseline, as (mode, against):
+    each step of the profile's ladder, and each A/A twin of a mode other than the baseline (from
+    the campaign's manifest), so that their CIs reach the target too."""
+    rungs = [str(r) for r in (profile or {}).get("ladder") or []]
+    found = [(high, low) for low, high in zip(rungs, rungs[1:], strict=False) if low != baseline]
+    try:
+        manifest = json.loads(Path(campaign_dir, "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        manifest = {}
+    for mode, facts in sorted((manifest.get("modes") or {}).items()):
+        of = (facts or {}).get("twin_of") if isinstance(facts, dict) else None
+        if of and of != baseline and (mode, of) not in found:
+            found.append((mode, str(of)))
+    return found
 
 
 class FilterModule:
