@@ -55,6 +55,8 @@ def _pooling_facts(manifest: dict[str, Any]) -> dict[str, Any]:
         "aslr_disabled": processes.get("aslr_disabled"),
         "baseline": manifest.get("baseline"),
         "modes": mode_definitions(manifest),
+        # Interrupts steered off the service core during the measure phase (since 2026-12-06).
+        "interrupts_steered": bool((manifest.get("interrupts") or {}).get("steer")),
     }
 
 

@@ -52,6 +52,8 @@ def test_earlier_comparable_campaigns_are_pooled_by_name_and_the_others_are_not(
         gap_json(folder)
     campaign(tmp_path, "other-packages", "2026-12-01T12:00:00Z", 2.0, packages_sha256={"native": "p1", "docker": "p2"})
     gap_json(tmp_path / "other-packages" / "localhost")
+    campaign(tmp_path, "steered", "2026-12-01T13:00:00Z", 2.5, interrupts={"steer": True})
+    gap_json(tmp_path / "steered" / "localhost")
     campaign(tmp_path, "later", "2026-12-09T10:00:00Z", 3.0)
     gap_json(tmp_path / "later" / "localhost")
     unreported = campaign(tmp_path, "day-0", "2026-11-30T10:00:00Z", 1.4)
@@ -70,6 +72,7 @@ def test_earlier_comparable_campaigns_are_pooled_by_name_and_the_others_are_not(
     assert "3 occasions, each one draw: day-1, day-2 and this campaign" in note
     assert "day-0 left out: no readable report/gap.json" in note, "a comparable campaign without a report is named"
     assert "other-packages" not in note and "later" not in note
+    assert "steered" not in note, "interrupts steered off the service core: another measurement, never pooled"
     assert str(gap["verdicts"][0]).startswith("intervals quoted: below, this campaign's 95% CI (its rounds); for the machine, over 3")
     # Reporting an earlier campaign again looks only at the ones before it.
     assert row(gap_json(folders[0]))["occasions"] == 1
