@@ -1,7 +1,7 @@
 """Where each mode's kernel work runs: each mode loaded alone, the whole machine accounted.
 
-usage: python scripts/path_probe.py [--modes native,docker_host,docker,docker_proxy] [--seconds 8]
-                                    [--repeat 3] [--vus 8] [-o probe.json]
+usage: python scripts/path_probe.py results/<id>/<target> [--modes native,docker_host,docker,docker_proxy]
+                                    [--seconds 8] [--repeat 3] [--vus 8] [-o probe.json]
 
 The lab charges a mode what its cgroup burns on the service core. Some of a request's kernel
 work runs elsewhere: on the NAT path the DNAT, conntrack and veth hop run largely in the sender's
@@ -11,7 +11,8 @@ reads, per request: the mode's cgroup CPU (what the lab counts), k6's own user a
 (its rusage), and the whole machine's busy time from /proc/stat. What the lab does not see of a
 path is the rise of k6's system time and of the rest over the native mode's.
 
-Run it with the lab deployed (`lab verify --profile ladder`) and nothing else on the machine.
+Run it with the lab deployed (`lab verify --profile ladder`) and nothing else on the machine; each
+mode is reached where that campaign's verify.json says the lab reached it.
 """
 
 from __future__ import annotations
@@ -25,9 +26,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
-
-PROJECT = Path(__file__).resolve().parents[1]
 CPUACCT = Path("/sys/fs/cgroup/cpuacct")
 TICK_US = 1e6 / os.sysconf("SC_CLK_TCK")
 SCRIPT = """import http from 'k6/http';
@@ -36,13 +34,10 @@ export default function () { http.get(__ENV.URL); }
 """
 
 
-def addresses() -> dict[str, str]:
-    """Each mode's URL as the lab reaches it (modes.yml and lab.yml)."""
-    site = PROJECT / "inventory" / "group_vars" / "all"
-    lab = yaml.safe_load((site / "lab.yml").read_text())
-    catalog = yaml.safe_load((site / "modes.yml").read_text())["lab_mode_catalog"]
-    where = {"loopback": lab["lab_service_address"], "remote": lab["lab_nat_address"]}
-    return {m: f"http://{where[e.get('client', 'loopback')]}:{e['port']}/records" for m, e in catalog.items()}
+def addresses(campaign: Path) -> dict[str, str]:
+    """Each mode's URL as the campaign reached it (verify.json: its address and port)."""
+    modes = json.loads((campaign / "verify.json").read_text())["modes"]
+    return {m: f"http://{f['address']}:{f['port']}/records" for m, f in modes.items() if f.get("address")}
 
 
 def machine_busy() -> tuple[float, float, float]:
@@ -82,17 +77,18 @@ def one(mode: str, url: str, seconds: int, vus: int, script: Path) -> dict[str, 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("campaign", type=Path, help="a campaign's target folder whose verify.json lists the modes")
     parser.add_argument("--modes", default="native,docker_host,docker,docker_proxy")
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--vus", type=int, default=8)
     parser.add_argument("-o", "--out", type=Path)
     args = parser.parse_args(argv)
-    urls = addresses()
+    urls = addresses(args.campaign)
     modes = args.modes.split(",")
     unknown = [m for m in modes if m not in urls]
     if unknown:
-        parser.error(f"--modes: {', '.join(unknown)} not in modes.yml")
+        parser.error(f"--modes: {', '.join(unknown)} not in {args.campaign / 'verify.json'}")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "probe.js"

@@ -431,14 +431,11 @@ def round_accounting(modes: list[str], report: dict[str, Any] | None) -> dict[st
     counts as failed."""
     if report is None:
         return {}
-    found = (report or {}).get("modes") or {}
+    found = report.get("modes") or {}
+    checks = {mode: found.get(mode) or {} for mode in modes}
     return {
-        mode: {
-            "all_inside": bool((found.get(mode) or {}).get("all_inside")),
-            "all_pinned": bool((found.get(mode) or {}).get("all_pinned")),
-            "comm": list((found.get(mode) or {}).get("comm") or []),
-        }
-        for mode in modes
+        mode: {"all_inside": bool(c.get("all_inside")), "all_pinned": bool(c.get("all_pinned")), "comm": list(c.get("comm") or [])}
+        for mode, c in checks.items()
     }
 
 
