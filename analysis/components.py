@@ -8,6 +8,15 @@ benchmarking in reasonable time") then give the rounds per occasion that buy the
 for a fixed time: r* = sqrt((c_occasion / c_round) * (sigma_round^2 / sigma_occasion^2)), with
 c_occasion the fixed cost of a campaign (setting up, verifying, reporting) and c_round the cost
 of one round, both read from the campaigns' own records.
+
+Within one campaign whose rounds ran in blocks, each begun by re-doing one level of the machine's
+state (a profile's block_rounds / block_resets: the page cache, the Docker engine, its bridge),
+`levels` asks which level re-draws the gap: a variance-components model (REML, statsmodels
+MixedLM, every round in one group) with one component per level, whose draws change when that
+level is re-done (a network reset restarts the engine too: both change), one for the block
+itself (time passing and every reset), and the rounds' residual.
+
+usage: python -m analysis.components CAMPAIGN [--json FILE]   (the levels of a blocked campaign)
 """
 
 from __future__ import annotations
@@ -146,6 +155,111 @@ def table(reports: dict[str, Report]) -> list[dict[str, Any]]:
     return found
 
 
+# A reset re-does its own level and the ones it contains (reset.yml: network restarts dockerd).
+CONTAINS = {"caches": ("caches",), "dockerd": ("dockerd",), "network": ("network", "dockerd"), "none": ()}
+
+
+def level_frame(report: Report, mode: str, metric: str) -> pd.DataFrame:
+    """Each ok round's gap of `mode` (pp), its block and, per level, which draw of that level it
+    saw (epoch_<level>: how many resets of it came before the round's block)."""
+    pairs = by_round(report.runs[report.runs["status"] == "ok"], mode, metric, report.baseline).dropna()
+    pairs = pairs[(pairs[report.baseline] > 0) & (pairs[mode] > 0)]
+    blocks = {int(run.meta.get("round", 0)): run.meta.get("block") or {} for run in report.campaign.runs}
+    began = {int(b.get("index", 0)): b.get("began_with") for b in blocks.values()}
+    frame = pd.DataFrame(
+        {
+            "round": pairs.index.astype(int),
+            "gap_pp": 100.0 * np.log(pairs[mode].to_numpy(dtype=float) / pairs[report.baseline].to_numpy(dtype=float)),
+            "block": [int(blocks.get(int(r), {}).get("index", 0)) for r in pairs.index],
+        }
+    )
+    for level in ("caches", "dockerd", "network"):
+        counts, seen = {}, 0
+        for index in sorted(began):
+            seen += level in CONTAINS.get(str(began[index]), ())
+            counts[index] = seen
+        frame[f"epoch_{level}"] = frame["block"].map(counts).fillna(0).astype(int)
+    return frame
+
+
+def levels(report: Report) -> list[dict[str, Any]]:
+    """Per primary mode: the standard deviation each level's re-draw adds to a round's gap (pp),
+    the block's, the rounds' own, and how many times each level was re-done."""
+    found: list[dict[str, Any]] = []
+    for c in report.primary():
+        frame = level_frame(report, c.mode, c.metric)
+        if frame["block"].nunique() < 3:
+            continue
+        resets = {level: int(frame[f"epoch_{level}"].max()) for level in ("caches", "dockerd", "network")}
+        parts = {"block": "0 + C(block)"} | {level: f"0 + C(epoch_{level})" for level, n in resets.items() if n > 0}
+        frame = frame.assign(group=1)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                fit = smf.mixedlm("gap_pp ~ 1", frame, groups="group", re_formula="0", vc_formula=parts).fit(reml=True)
+            sds = {name: math.sqrt(max(float(v), 0.0)) for name, v in zip(fit.model.exog_vc.names, fit.vcomp, strict=True)}
+            within, converged = math.sqrt(max(float(fit.scale), 0.0)), bool(fit.converged)
+        except (np.linalg.LinAlgError, ValueError) as exc:
+            found.append({"mode": c.mode, "metric": c.metric, "error": f"REML failed: {exc}"})
+            continue
+        found.append(
+            {
+                "mode": c.mode,
+                "metric": c.metric,
+                "rounds": len(frame),
+                "blocks": int(frame["block"].nunique()),
+                "resets": resets,
+                "sd_pp": {name: rounded(v) for name, v in sds.items()} | {"round": rounded(within)},
+                "method": "REML variance components (statsmodels MixedLM)" + ("" if converged else ", not converged"),
+            }
+        )
+    return found
+
+
+def levels_text(rows: list[dict[str, Any]]) -> str:
+    lines = []
+    for row in rows:
+        if "error" in row:
+            lines.append(f"{row['mode']}: {row['error']}")
+            continue
+        sds = ", ".join(f"{name} {value:.2f}" for name, value in row["sd_pp"].items())
+        done = ", ".join(f"{level} x{n}" for level, n in row["resets"].items())
+        lines.append(f"{row['mode']} ({row['metric']}, {row['rounds']} rounds in {row['blocks']} blocks; resets {done}): sd pp: {sds}")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    import sys
+
+    from analysis.load import CampaignError
+    from analysis.model import build
+    from analysis.report import publish_json
+
+    parser = argparse.ArgumentParser(
+        prog="python -m analysis.components", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("campaign", type=Path)
+    parser.add_argument("--json", type=Path, help="also write the table as JSON")
+    args = parser.parse_args(argv)
+    try:
+        report = build(args.campaign)
+    except CampaignError as exc:
+        print(f"components: {exc}", file=sys.stderr)
+        return 2
+    rows = levels(report)
+    if not rows:
+        print(
+            f"components: {args.campaign}: no mode with rounds in 3 blocks or more (a profile with block_rounds and block_resets)",
+            file=sys.stderr,
+        )
+        return 2
+    print(levels_text(rows), end="")
+    if args.json and not publish_json(args.json, {"campaign": report.campaign_id, "levels": rows}, "components"):
+        return 2
+    return 0
+
+
 def _moment(text: object) -> float | None:
     if not isinstance(text, str):
         return None
@@ -161,3 +275,7 @@ def _read_started(path: Path) -> str | None:
     except (OSError, ValueError, AttributeError):
         return None
     return value if isinstance(value, str) else None
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

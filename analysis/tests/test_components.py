@@ -47,3 +47,74 @@ def test_rounds_per_occasion_follow_kalibera_and_jones() -> None:
     # A campaign's fixed cost 420 s, a round 30 s: sqrt(14 * (2.9 / 0.94)^2) = 11.5 rounds.
     assert allocation(420.0, 30.0, c) == pytest.approx(math.sqrt(14) * 2.9 / 0.94)
     assert allocation(420.0, 30.0, Components("m", "x", 3, 90, 2.9, 0.0, "REML")) is None
+
+
+class _Run:
+    def __init__(self, meta: dict[str, object]) -> None:
+        self.meta = meta
+
+
+class _Comparison:
+    mode, metric = "docker", "cpu_us_per_request"
+
+
+class _Blocked:
+    """Just what analysis.components.levels reads of a Report: a blocked campaign of rounds."""
+
+    def __init__(self, gaps: list[float], blocks: list[dict[str, object]]) -> None:
+        self.baseline = "native"
+        rows = []
+        for i, gap in enumerate(gaps, start=1):
+            rows += [
+                {"round": i, "mode": "native", "status": "ok", "cpu_us_per_request": 500.0},
+                {"round": i, "mode": "docker", "status": "ok", "cpu_us_per_request": 500.0 * math.exp(gap / 100)},
+            ]
+        self.runs = pd.DataFrame(rows)
+        self.campaign = type("C", (), {"runs": [_Run({"round": i, "block": b}) for i, b in enumerate(blocks, start=1)]})()
+
+    def primary(self) -> list[_Comparison]:
+        return [_Comparison()]
+
+
+def _blocked(resets: list[str], per_block: int, effects: dict[str, float], sigma_round: float, seed: int) -> _Blocked:
+    """Blocks begun by `resets` in turn; a re-done level draws a new effect of its sd."""
+    from analysis.components import CONTAINS
+
+    rng = np.random.default_rng(seed)
+    current = {level: rng.normal(0, sd) for level, sd in effects.items()}
+    gaps: list[float] = []
+    blocks: list[dict[str, object]] = []
+    for index in range(len(resets) + 1):
+        began = resets[index - 1] if index else None
+        for level in CONTAINS.get(str(began), ()):
+            current[level] = rng.normal(0, effects.get(level, 0.0))
+        level_sum = sum(current.values())
+        for _ in range(per_block):
+            gaps.append(8.0 + level_sum + rng.normal(0, sigma_round))
+            blocks.append({"index": index, "began_with": began})
+    return _Blocked(gaps, blocks)
+
+
+def test_each_rounds_draw_of_each_level_is_counted_network_restarting_the_engine_too() -> None:
+    from analysis.components import level_frame
+
+    report = _blocked(["dockerd", "caches", "network", "none"], 2, {}, 0.0, seed=1)
+    frame = level_frame(report, "docker", "cpu_us_per_request")  # type: ignore[arg-type]
+    assert list(frame["block"]) == [0, 0, 1, 1, 2, 2, 3, 3, 4, 4]
+    assert list(frame["epoch_dockerd"]) == [0, 0, 1, 1, 1, 1, 2, 2, 2, 2]
+    assert list(frame["epoch_network"]) == [0, 0, 0, 0, 0, 0, 1, 1, 1, 1]
+    assert list(frame["epoch_caches"]) == [0, 0, 0, 0, 1, 1, 1, 1, 1, 1]
+    assert frame["gap_pp"].to_numpy() == pytest.approx(np.full(10, 8.0))
+
+
+def test_the_level_that_redraws_the_gap_carries_the_variance() -> None:
+    """The engine's restart re-draws a 2 pp effect; the page cache and the bridge nothing."""
+    from analysis.components import levels
+
+    resets = ["dockerd", "caches", "network", "none"] * 6
+    found = [levels(_blocked(resets, 3, {"dockerd": 2.0}, 1.0, seed))[0] for seed in range(4)]  # type: ignore[arg-type]
+    dockerd = np.mean([f["sd_pp"]["dockerd"] for f in found])
+    others = np.mean([max(f["sd_pp"]["caches"], f["sd_pp"]["network"]) for f in found])
+    assert dockerd > 1.0 and others < 0.8 and dockerd > 2 * others
+    assert np.mean([f["sd_pp"]["round"] for f in found]) == pytest.approx(1.0, rel=0.2)
+    assert found[0]["resets"] == {"caches": 6, "dockerd": 12, "network": 6} and found[0]["blocks"] == 25

@@ -427,29 +427,29 @@ def test_cpu_not_measured_is_recorded_as_none_not_zero(tmp_path: Path) -> None:
 
 def test_each_mode_is_found_by_its_pidfile_or_its_container() -> None:
     """By its kind's process in the real kinds table: natives and rootfs modes by pidfile,
-    containers by init process, bridge containers (both client paths) with their docker-proxy."""
-    from lab_run import lab_cgroup_modes
+    containers by name, bridge containers (both client paths) with their docker-proxy; and
+    lab_round.py is told how each restarts by the same split."""
+    from lab_run import lab_cgroup_modes, lab_round_spec
 
     modes_yml = yaml.safe_load((PROJECT / "inventory" / "group_vars" / "all" / "modes.yml").read_text())
     catalog, kinds = modes_yml["lab_mode_catalog"], modes_yml["lab_mode_kinds"]
-    containers = [
-        {"item": "docker", "container": {"State": {"Pid": 42}}},
-        {"item": "docker_host", "container": {"State": {"Pid": 43}}},
-        {"item": "docker_proxy", "container": {"State": {"Pid": 44}}},
-    ]
+    containers = {"docker": "lab-docker", "docker_host": "lab-docker_host", "docker_proxy": "lab-docker_proxy"}
     found = lab_cgroup_modes(["native", "native_rootfs", "docker", "docker_host", "docker_proxy"], catalog, kinds, "/d", containers)
-    assert lab_cgroup_modes(["native_memcg_shared"], catalog, kinds, "/d", [])["native_memcg_shared"]["inherit"] == ["memory"]
+    assert lab_cgroup_modes(["native_memcg_shared"], catalog, kinds, "/d", {})["native_memcg_shared"]["inherit"] == ["memory"]
     assert found == {
         "native": {"pidfile": "/d/service-native.pid", "inherit": []},
         "native_rootfs": {"pidfile": "/d/service-native_rootfs.pid", "inherit": []},
-        "docker": {"pid": 42, "listener": 8201},
-        "docker_host": {"pid": 43},
-        "docker_proxy": {"pid": 44, "listener": 8203},
+        "docker": {"container": "lab-docker", "listener": 8201},
+        "docker_host": {"container": "lab-docker_host"},
+        "docker_proxy": {"container": "lab-docker_proxy", "listener": 8203},
     }
-    with pytest.raises(AnsibleFilterError, match="the container of mode docker is not running"):
-        lab_cgroup_modes(["docker"], catalog, kinds, "/d", [{"item": "docker", "container": {"State": {"Pid": 0}}}])
     with pytest.raises(AnsibleFilterError, match="mode odd: kind 'vm' has no process"):
-        lab_cgroup_modes(["odd"], catalog | {"odd": {"kind": "vm", "port": 9000}}, kinds, "/d", [])
+        lab_cgroup_modes(["odd"], catalog | {"odd": {"kind": "vm", "port": 9000}}, kinds, "/d", {})
+    bases = {m: f"http://127.0.0.1:{catalog[m]['port']}" for m in found}
+    spec = lab_round_spec({"parent": "lab", "cpuset": "1", "modes": found}, bases, "/d", True, "/bin")
+    assert spec["modes"]["native_rootfs"] == {"base": "http://127.0.0.1:8105", "daemon": "/d/service-native_rootfs.restart.json"}
+    assert spec["modes"]["docker"] == {"base": "http://127.0.0.1:8201", "container": "lab-docker"}
+    assert spec["restart"] is True and spec["cgroups"]["modes"] == found
 
 
 def test_an_open_model_run_that_could_not_offer_its_rate_fails_with_both_rates(tmp_path: Path) -> None:

@@ -3,7 +3,7 @@
 
 usage: lab_cgroups.py [--check] SPEC_JSON
 
-SPEC_JSON: {"parent": "lab", "cpuset": "1", "modes": {NAME: {"pidfile": F, "inherit": [...]} | {"pid": P, "listener": PORT}}}
+SPEC_JSON: {"parent": "lab", "cpuset": "1", "modes": {NAME: {"pidfile": F, "inherit": [...]} | {"container": C, "listener": PORT}}}
 
 Each mode gets one cgroup, PARENT/NAME, in the cpu and cpuacct hierarchies (cgroup v1), with
 the default weight (cpu.shares 1024), all of them siblings: the scheduler splits a shared core
@@ -13,7 +13,7 @@ evenly between modes, and cpuacct.usage of PARENT/NAME is everything the mode bu
   memory cgroup it inherited shares its page counters and LRU lists with whatever started it
   (on the lab's machine: the control node and k6). "inherit": controllers to leave as they are
   (a probe of what the placement changes).
-- container ({"pid"}: its init process): Docker made its cgroup under PARENT/NAME
+- container ({"container"}: its name; or {"pid"}: its init process): Docker made its cgroup under PARENT/NAME
   (cgroup_parent); checked here. "listener": the host process listening on that port
   (docker-proxy, the bridge mode's userland path) is moved into PARENT/NAME beside the
   container and pinned to CPUSET like the container.
@@ -56,6 +56,17 @@ def cgroup_of(pid: int, controller: str) -> str:
         if controller in controllers.split(","):
             return path
     return ""
+
+
+def container_pids(names: dict[str, str]) -> dict[str, int]:
+    """Each container's init process, by mode (0 when it does not run)."""
+    if not names:
+        return {}
+    out = subprocess.run(
+        ["docker", "inspect", "--format", "{{.Name}} {{.State.Pid}}", *names.values()], capture_output=True, text=True, timeout=60
+    ).stdout
+    pids = {name.lstrip("/"): int(pid) for name, pid in (line.split() for line in out.splitlines() if line.strip())}
+    return {mode: pids.get(name, 0) for mode, name in names.items()}
 
 
 def tree(root: int) -> list[int]:
@@ -110,6 +121,9 @@ def place(spec: dict[str, object], check: bool = False) -> dict[str, object]:
         raise SystemExit("lab_cgroups: SPEC_JSON needs a non-empty object 'modes'")
     report: dict[str, object] = {}
     ok = True
+    pids_of = container_pids(
+        {n: str(h["container"]) for n, h in modes.items() if isinstance(h, dict) and "container" in h and "pid" not in h}
+    )
     for name, how in modes.items():
         if not re.fullmatch(r"[A-Za-z0-9_]+", name) or not isinstance(how, dict):
             raise SystemExit(f"lab_cgroups: bad mode entry {name!r}: {how!r}")
@@ -123,15 +137,16 @@ def place(spec: dict[str, object], check: bool = False) -> dict[str, object]:
             helpers: list[int] = []
             for pid in [] if check else pids:
                 move(placed, path, pid)
-        elif "pid" in how:
-            pids = tree(int(how["pid"]))
+        elif "pid" in how or "container" in how:
+            pid = int(how["pid"]) if "pid" in how else pids_of[name]
+            pids = tree(pid) if pid else []
             helpers = listeners(int(how["listener"])) if how.get("listener") else []
             for pid in [] if check else helpers:
                 move(hierarchies, path, pid)
                 if cpuset:
                     subprocess.run(["taskset", "-a", "-p", "-c", cpuset, str(pid)], capture_output=True, check=True)
         else:
-            raise SystemExit(f"lab_cgroups: mode {name} needs 'pidfile' or 'pid'")
+            raise SystemExit(f"lab_cgroups: mode {name} needs 'pidfile', 'container' or 'pid'")
         where = {str(pid): {c: cgroup_of(pid, c) for c in CONTROLLERS} for pid in pids + helpers}
         inside = all(cg == path or cg.startswith(path + "/") for cgs in where.values() for c, cg in cgs.items() if c not in inherit)
         cpus = {str(pid): allowed_cpus(pid) for pid in pids + helpers}

@@ -410,6 +410,8 @@ def lab_concurrent_record(run_dir: str, run: dict[str, Any], observed: dict[str,
     return _record(run, errors, segments, observed) | {
         "design": "concurrent",
         "modes": modes,
+        # The block of rounds (profile block_rounds) and the level re-done before it (reset.yml).
+        "block": run.get("block") or {"index": 0, "began_with": None},
         "recovered": sorted(observed.get("recovered") or []),
         "cpu_window": "samples bracketing the measured phase (cpu.jsonl)",
         "service_core_busy": busy,
@@ -420,6 +422,8 @@ def lab_concurrent_record(run_dir: str, run: dict[str, Any], observed: dict[str,
         "service_core_irq": irq,
         # lab_cgroups.py --check after the window, per mode ({} when the round ran none).
         "accounting": accounting,
+        # Seconds each step outside the load took (lab_round.py), for the round's own cost.
+        "steps_s": observed.get("steps_s") or {},
         "per_mode": per_mode,
     }
 
@@ -449,13 +453,13 @@ def _injected(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
 
 
 def lab_cgroup_modes(
-    modes: list[str], catalog: dict[str, Any], kinds: dict[str, Any], daemon_dir: str, containers: list[dict[str, Any]]
+    modes: list[str], catalog: dict[str, Any], kinds: dict[str, Any], daemon_dir: str, containers: dict[str, str]
 ) -> dict[str, Any]:
     """How lab_cgroups.py finds each mode's processes, by its kind's process (lab_mode_kinds): a
     daemon's pidfile (and the controllers it keeps as inherited: inherit_cgroups, a probe); a
-    container's init process and, on the bridge network, the docker-proxy listening on its
-    published port (idle when clients are DNAT-ed past it, still accounted)."""
-    infos = {c["item"]: c.get("container") or {} for c in containers}
+    container by name (its init process looked up at each placement) and, on the bridge network,
+    the docker-proxy listening on its published port (idle when clients are DNAT-ed past it,
+    still accounted)."""
     found: dict[str, Any] = {}
     for mode in modes:
         entry = catalog.get(mode) or {}
@@ -463,13 +467,39 @@ def lab_cgroup_modes(
         if process == "daemon":
             found[mode] = {"pidfile": f"{daemon_dir}/service-{mode}.pid", "inherit": list(entry.get("inherit_cgroups") or [])}
         elif process == "container":
-            pid = ((infos.get(mode) or {}).get("State") or {}).get("Pid")
-            if not pid:
-                raise AnsibleFilterError(f"the container of mode {mode} is not running (no init process): redeploy it")
-            found[mode] = {"pid": int(pid)} | ({"listener": int(entry["port"])} if entry.get("network") == "bridge" else {})
+            found[mode] = {"container": containers[mode]} | ({"listener": int(entry["port"])} if entry.get("network") == "bridge" else {})
         else:
             raise AnsibleFilterError(f"mode {mode}: kind {entry.get('kind')!r} has no process (daemon or container) in lab_mode_kinds")
     return found
+
+
+RESETS = ("none", "caches", "dockerd", "network")
+
+
+def lab_block(round_number: Any, profile: dict[str, Any]) -> dict[str, Any]:
+    """The block a concurrent round belongs to (a profile's block_rounds, 0: one block) and the
+    reset that began it, on its first round only (block_resets, in turn; reset.yml does them)."""
+    size = int(profile.get("block_rounds") or 0)
+    resets = list(profile.get("block_resets") or [])
+    if size <= 0 or not resets:
+        return {"index": 0, "reset": None, "began_with": None}
+    index = (int(round_number) - 1) // size
+    began_with = resets[(index - 1) % len(resets)] if index > 0 else None
+    first = (int(round_number) - 1) % size == 0
+    return {"index": index, "reset": began_with if first else None, "began_with": began_with}
+
+
+def lab_round_spec(cgroup_spec: dict[str, Any], bases: dict[str, str], daemon_dir: str, restart: bool, bin_dir: str) -> dict[str, Any]:
+    """lab_round.py's SPEC_JSON: each mode's address, how it restarts (a daemon's recorded stop
+    and start commands, a container by name), the cgroup spec, where lab_cgroups.py is."""
+    modes: dict[str, Any] = {}
+    for mode, how in cgroup_spec["modes"].items():
+        if "container" in how:
+            modes[mode] = {"base": bases[mode], "container": how["container"]}
+        else:
+            modes[mode] = {"base": bases[mode], "daemon": f"{daemon_dir}/service-{mode}.restart.json"}
+    # A mode not restarted answers /health at once or is down: then recovery, not a long wait.
+    return {"modes": modes, "restart": bool(restart), "timeout_s": 60 if restart else 5, "cgroups": cgroup_spec, "bin": bin_dir}
 
 
 def lab_sha256(text: str) -> str:
@@ -569,4 +599,6 @@ class FilterModule:
             "lab_precision": lab_precision,
             "lab_sha256": lab_sha256,
             "lab_cgroup_modes": lab_cgroup_modes,
+            "lab_round_spec": lab_round_spec,
+            "lab_block": lab_block,
         }

@@ -1,0 +1,178 @@
+#!/usr/bin/python3
+"""A concurrent round's work on the target, each half in one process.
+
+usage: lab_round.py prepare SPEC_JSON
+       lab_round.py after SPEC_JSON
+
+SPEC_JSON: {"modes": {NAME: {"base": URL, "daemon": RESTART_FILE} | {"base": URL, "container": NAME}},
+            "restart": true, "timeout_s": 60, "cgroups": SPEC (lab_cgroups.py's), "bin": DIR}
+
+prepare: a fresh instance of every mode at once (each mode's restart runs in its own thread: a
+daemon's recorded stop and start commands, RESTART_FILE, which the daemon role writes; a
+container's `docker restart`), every mode's /health awaited, every mode put in its cgroup
+(lab_cgroups.py), then every mode primed
+(/records, whose payload the record checks) and its counters read (/stats). With "restart"
+false, only the health check, the placement and the priming.
+after: where every process of every mode is now (lab_cgroups.py --check) and each mode's
+counters after the window.
+
+Prints one JSON object: the results in the shapes the round's record reads (lab_run.py's
+lab_concurrent_record), the modes that did not come back (`unhealthy`, each with why) and how
+long each step took (`timings_s`). Exit 0 whenever it could report, 2 on bad input.
+
+Why one process: a round restarted, checked, primed and read each mode in ~60 Ansible tasks,
+two thirds of a round's wall time for a third of it under load; these steps need no decision
+from the control node between them.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+POLL_S = 0.05
+
+
+def get(url: str, timeout: float = 10.0) -> dict[str, Any]:
+    """A GET as the uri module reports it: status (-1 when no answer), content, json when it parses."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as answer:
+            status, body = answer.status, answer.read().decode("utf-8", "replace")
+    except urllib.error.HTTPError as exc:
+        status, body = exc.code, exc.read().decode("utf-8", "replace")
+    except (OSError, ValueError) as exc:
+        return {"status": -1, "msg": str(exc), "url": url}
+    found: dict[str, Any] = {"status": status, "content": body, "url": url}
+    try:
+        found["json"] = json.loads(body)
+    except ValueError:
+        pass
+    return found
+
+
+def run(argv: list[str], ok: tuple[int, ...] = (0,)) -> str | None:
+    """Run argv; None when it exited with one of `ok`, else why not."""
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"{argv[0]}: {exc}"
+    if done.returncode in ok:
+        return None
+    return f"{' '.join(argv[:3])}… exited {done.returncode}: {' '.join((done.stderr or done.stdout).split())[:300]}"
+
+
+def restart(how: dict[str, Any]) -> str | None:
+    """Restart one mode; None when it went, else why not."""
+    if "container" in how:
+        return run(["docker", "restart", str(how["container"])])
+    recipe = json.loads(Path(str(how["daemon"])).read_text())
+    # start-stop-daemon --stop exits 1 when nothing ran: then there is nothing to stop.
+    return run([str(a) for a in recipe["stop"]], ok=(0, 1)) or run([str(a) for a in recipe["start"]])
+
+
+def healthy(base: str, deadline: float) -> bool:
+    while True:
+        if get(f"{base}/health", timeout=2.0)["status"] == 200:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(POLL_S)
+
+
+def cgroups(spec: dict[str, Any], modes: dict[str, Any], check: bool) -> dict[str, Any]:
+    """lab_cgroups.py's report on `modes` (placed, or with `check` only looked at)."""
+    placed = dict(spec["cgroups"])
+    placed["modes"] = {m: how for m, how in placed["modes"].items() if m in modes}
+    argv = [f"{spec['bin']}/lab_cgroups.py", *(["--check"] if check else []), json.dumps(placed)]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    try:
+        return json.loads(done.stdout) | {"rc": done.returncode}
+    except ValueError:
+        return {"rc": done.returncode, "error": " ".join(done.stderr.split())[:500], "equal_weight": False, "modes": {}}
+
+
+def prepare(spec: dict[str, Any]) -> dict[str, Any]:
+    modes: dict[str, Any] = spec["modes"]
+    timings: dict[str, float] = {}
+    started = time.monotonic()
+    problems: dict[str, str] = {}
+    if spec.get("restart", True):
+        with ThreadPoolExecutor(max_workers=len(modes)) as pool:
+            for mode, why in zip(modes, pool.map(restart, modes.values()), strict=True):
+                if why:
+                    problems[mode] = why
+        timings["restart"] = time.monotonic() - started
+    mark = time.monotonic()
+    deadline = mark + float(spec.get("timeout_s", 60))
+    with ThreadPoolExecutor(max_workers=len(modes)) as pool:
+        for mode, ok in zip(modes, pool.map(lambda how: healthy(how["base"], deadline), modes.values()), strict=True):
+            if not ok:
+                problems.setdefault(mode, f"no 200 from /health within {spec.get('timeout_s', 60)} s")
+    timings["health"] = time.monotonic() - mark
+    mark = time.monotonic()
+    accounting = cgroups(spec, {m: h for m, h in modes.items() if m not in problems}, check=False) if len(problems) < len(modes) else {}
+    timings["cgroups"] = time.monotonic() - mark
+    mark = time.monotonic()
+    primer = [
+        get(f"{how['base']}/{what}") | {"item": [mode, what]}
+        for mode, how in modes.items()
+        if mode not in problems
+        for what in ("records", "stats")
+    ]
+    timings["prime"] = time.monotonic() - mark
+    timings["total"] = time.monotonic() - started
+    return {
+        "restarted": bool(spec.get("restart", True)),
+        "unhealthy": sorted(problems),
+        "problems": problems,
+        "accounting": accounting,
+        "primer": primer,
+        "timings_s": {k: round(v, 3) for k, v in timings.items()},
+    }
+
+
+def after(spec: dict[str, Any]) -> dict[str, Any]:
+    modes: dict[str, Any] = spec["modes"]
+    started = time.monotonic()
+    accounting = cgroups(spec, modes, check=True)
+    stats = [get(f"{how['base']}/stats") | {"item": mode} for mode, how in modes.items()]
+    return {"accounting": accounting, "after": stats, "timings_s": {"total": round(time.monotonic() - started, 3)}}
+
+
+def validate(spec: Any) -> str | None:
+    if not isinstance(spec, dict) or not isinstance(spec.get("modes"), dict) or not spec["modes"]:
+        return "SPEC_JSON needs a non-empty object 'modes'"
+    for mode, how in spec["modes"].items():
+        if not isinstance(how, dict) or "base" not in how or ("daemon" in how) == ("container" in how):
+            return f"mode {mode}: needs 'base' and one of 'daemon' (its restart file) or 'container' (its name): {how!r}"
+    if not isinstance(spec.get("cgroups"), dict) or not isinstance(spec["cgroups"].get("modes"), dict) or "bin" not in spec:
+        return "SPEC_JSON needs 'cgroups' (lab_cgroups.py's spec) and 'bin' (where lab_cgroups.py is)"
+    return None
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 3 or argv[1] not in ("prepare", "after"):
+        print(__doc__.strip(), file=sys.stderr)
+        return 2
+    try:
+        spec = json.loads(argv[2])
+    except json.JSONDecodeError as exc:
+        print(f"lab_round: SPEC_JSON is not JSON: {exc}", file=sys.stderr)
+        return 2
+    why = validate(spec)
+    if why:
+        print(f"lab_round: {why}", file=sys.stderr)
+        return 2
+    print(json.dumps(prepare(spec) if argv[1] == "prepare" else after(spec), sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,122 @@
+"""lab_round.py: a round's restarts, health waits, priming and reads in one process."""
+
+import importlib.util
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+HELPER = Path(__file__).resolve().parents[2] / "roles" / "lab" / "files" / "lab_round.py"
+
+
+@pytest.fixture(scope="module")
+def lab_round() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("lab_round", HELPER)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class _Service(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
+        body = {"/health": b'{"status": "ok"}', "/records": b"[1, 2, 3]", "/stats": b'{"requests": 7}'}.get(self.path)
+        self.send_response(200 if body else 404)
+        self.end_headers()
+        self.wfile.write(body or b"no")
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def service() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Service)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def _spec(tmp_path: Path, modes: dict[str, Any], restart: bool = True) -> dict[str, Any]:
+    return {"modes": modes, "restart": restart, "timeout_s": 0.5, "cgroups": {"modes": {m: {} for m in modes}}, "bin": str(tmp_path)}
+
+
+def _daemon(tmp_path: Path, name: str, stop: list[str], start: list[str]) -> str:
+    recipe = tmp_path / f"{name}.restart.json"
+    recipe.write_text(json.dumps({"stop": stop, "start": start}))
+    return str(recipe)
+
+
+def test_prepare_restarts_waits_places_and_primes_every_mode(
+    lab_round: ModuleType, service: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    placed: list[list[str]] = []
+    monkeypatch.setattr(lab_round, "cgroups", lambda spec, modes, check: placed.append(sorted(modes)) or {"equal_weight": True})
+    started = tmp_path / "started"
+    modes = {
+        "a": {"base": service, "daemon": _daemon(tmp_path, "a", ["false"], ["touch", str(started)])},
+        "b": {"base": service, "daemon": _daemon(tmp_path, "b", ["true"], ["true"])},
+    }
+    found = lab_round.prepare(_spec(tmp_path, modes))
+    # A stop that finds nothing to stop (exit 1) is no problem; the start ran.
+    assert found["unhealthy"] == [] and found["problems"] == {} and started.exists()
+    assert placed == [["a", "b"]] and found["accounting"] == {"equal_weight": True}
+    assert [(p["item"], p["status"]) for p in found["primer"]] == [
+        (["a", "records"], 200),
+        (["a", "stats"], 200),
+        (["b", "records"], 200),
+        (["b", "stats"], 200),
+    ]
+    assert found["primer"][0]["content"] == "[1, 2, 3]" and found["primer"][1]["json"] == {"requests": 7}
+    assert set(found["timings_s"]) == {"restart", "health", "cgroups", "prime", "total"}
+
+
+def test_a_mode_that_does_not_come_back_is_named_with_why_and_left_out(
+    lab_round: ModuleType, service: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(lab_round, "cgroups", lambda spec, modes, check: {"modes": sorted(modes)})
+    modes = {
+        "up": {"base": service, "daemon": _daemon(tmp_path, "up", ["true"], ["true"])},
+        "broken": {"base": service, "daemon": _daemon(tmp_path, "broken", ["true"], ["sh", "-c", "echo no such venv >&2; exit 3"])},
+        "down": {"base": "http://127.0.0.1:9", "daemon": _daemon(tmp_path, "down", ["true"], ["true"])},
+    }
+    found = lab_round.prepare(_spec(tmp_path, modes))
+    assert found["unhealthy"] == ["broken", "down"]
+    assert "exited 3: no such venv" in found["problems"]["broken"]
+    assert found["problems"]["down"] == "no 200 from /health within 0.5 s"
+    assert found["accounting"] == {"modes": ["up"]}
+    assert {p["item"][0] for p in found["primer"]} == {"up"}
+
+
+def test_after_reads_each_modes_counters_and_checks_the_placement(
+    lab_round: ModuleType, service: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checks: list[bool] = []
+    monkeypatch.setattr(lab_round, "cgroups", lambda spec, modes, check: checks.append(check) or {"equal_weight": True})
+    found = lab_round.after(
+        _spec(tmp_path, {"a": {"base": service, "container": "lab-a"}, "gone": {"base": "http://127.0.0.1:9", "container": "lab-gone"}})
+    )
+    assert checks == [True]
+    assert [(a["item"], a["status"]) for a in found["after"]] == [("a", 200), ("gone", -1)]
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ({}, "non-empty object 'modes'"),
+        ({"modes": {"a": {"base": "http://x"}}}, "mode a: needs 'base' and one of 'daemon'"),
+        ({"modes": {"a": {"base": "http://x", "daemon": "f", "container": "c"}}}, "mode a: needs 'base' and one of"),
+        ({"modes": {"a": {"base": "http://x", "container": "c"}}}, "needs 'cgroups'"),
+    ],
+)
+def test_bad_specs_are_refused_naming_what_is_wrong(
+    lab_round: ModuleType, spec: dict[str, Any], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert lab_round.main(["lab_round.py", "prepare", json.dumps(spec)]) == 2
+    assert message in capsys.readouterr().err
+    assert lab_round.main(["lab_round.py", "sideways", "{}"]) == 2
