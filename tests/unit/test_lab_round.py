@@ -120,3 +120,33 @@ def test_bad_specs_are_refused_naming_what_is_wrong(
     assert lab_round.main(["lab_round.py", "prepare", json.dumps(spec)]) == 2
     assert message in capsys.readouterr().err
     assert lab_round.main(["lab_round.py", "sideways", "{}"]) == 2
+
+
+def test_a_round_in_one_call_fills_in_the_start_and_the_samplers_end_and_reports_k6_as_a_job(
+    lab_round: ModuleType, service: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(lab_round, "cgroups", lambda spec, modes, check: {"equal_weight": True, "check": check})
+    scratch = tmp_path / "scratch"
+    spec = _spec(tmp_path, {"a": {"base": service, "daemon": _daemon(tmp_path, "a", ["true"], ["true"])}})
+    spec["load"] = {
+        "scratch": str(scratch),
+        "duration_s": 2,
+        "k6_argv": ["sh", "-c", f"echo start {{start_at}} > {scratch}/k6.txt; echo done; exit 99"],
+        "sampler_argv": ["sh", "-c", f"echo until {{until}} > {scratch}/sampler.txt"],
+    }
+    found = lab_round.one_round(spec)
+    started = float((scratch / "k6.txt").read_text().split()[1])
+    until = float((scratch / "sampler.txt").read_text().split()[1])
+    assert until == pytest.approx(started + 3, abs=0.01)
+    assert found["k6"]["rc"] == 99 and found["k6"]["stdout"] == "done\n" and found["k6"]["cmd"][2].startswith("echo start 1")
+    assert found["accounting"] == {"equal_weight": True, "check": True} and found["placement"]["check"] is False
+    assert [a["item"] for a in found["after"]] == ["a"] and set(found["timings_s"]) == {"prepare", "load", "after"}
+
+
+def test_a_round_whose_mode_did_not_come_back_runs_no_load(lab_round: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lab_round, "cgroups", lambda spec, modes, check: {})
+    spec = _spec(tmp_path, {"down": {"base": "http://127.0.0.1:9", "daemon": _daemon(tmp_path, "down", ["true"], ["true"])}})
+    spec["load"] = {"scratch": str(tmp_path / "s"), "duration_s": 1, "k6_argv": ["false"], "sampler_argv": ["false"]}
+    found = lab_round.one_round(spec)
+    assert found["unhealthy"] == ["down"] and found["k6"] is None and not (tmp_path / "s").exists()
+    assert lab_round.main(["lab_round.py", "round", json.dumps(_spec(tmp_path, {"a": {"base": "x", "container": "c"}}))]) == 2

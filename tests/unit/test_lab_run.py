@@ -612,3 +612,15 @@ def test_the_window_noise_script_splits_a_round_into_halves_of_the_same_cost(tmp
     assert split is not None
     for half in split:
         assert half["native"] == pytest.approx(450.0, rel=0.02) and half["docker"] == pytest.approx(600.0, rel=0.02)
+
+
+def test_rounds_fall_in_blocks_each_begun_by_the_next_reset_in_turn() -> None:
+    from lab_run import lab_block
+
+    profile = {"block_rounds": 3, "block_resets": ["dockerd", "caches"]}
+    blocks = [lab_block(r, profile) for r in range(1, 11)]
+    assert [b["index"] for b in blocks] == [0, 0, 0, 1, 1, 1, 2, 2, 2, 3]
+    # The reset runs before a block's first round only; every round of the block records it.
+    assert [b["reset"] for b in blocks] == [None, None, None, "dockerd", None, None, "caches", None, None, "dockerd"]
+    assert [b["began_with"] for b in blocks][3:7] == ["dockerd", "dockerd", "dockerd", "caches"]
+    assert lab_block(5, {}) == {"index": 0, "reset": None, "began_with": None}

@@ -3,6 +3,7 @@
 
 usage: lab_round.py prepare SPEC_JSON
        lab_round.py after SPEC_JSON
+       lab_round.py round SPEC_JSON      (prepare, the load, after: a target that loads itself)
 
 SPEC_JSON: {"modes": {NAME: {"base": URL, "daemon": RESTART_FILE} | {"base": URL, "container": NAME}},
             "restart": true, "timeout_s": 60, "cgroups": SPEC (lab_cgroups.py's), "bin": DIR}
@@ -15,6 +16,12 @@ container's `docker restart`), every mode's /health awaited, every mode put in i
 false, only the health check, the placement and the priming.
 after: where every process of every mode is now (lab_cgroups.py --check) and each mode's
 counters after the window.
+
+round (SPEC_JSON also has "load": {"scratch": DIR, "k6_argv": [...], "sampler_argv": [...],
+"duration_s": S, "limit_s": S}): prepare; unless a mode did not come back, the CPU sampler and
+k6 started at once, "{start_at}" in k6's argv and "{until}" in the sampler's replaced by now and
+by now + duration_s + 1; both awaited (killed at limit_s); then after. k6's exit, output and
+argv come back as `k6` (the shape of an async job's status).
 
 Prints one JSON object: the results in the shapes the round's record reads (lab_run.py's
 lab_concurrent_record), the modes that did not come back (`unhealthy`, each with why) and how
@@ -146,6 +153,53 @@ def after(spec: dict[str, Any]) -> dict[str, Any]:
     return {"accounting": accounting, "after": stats, "timings_s": {"total": round(time.monotonic() - started, 3)}}
 
 
+def load(spec: dict[str, Any]) -> dict[str, Any]:
+    """Run the sampler and k6 at once; k6's result as Ansible's async_status reports a job."""
+    plan = spec["load"]
+    Path(plan["scratch"]).mkdir(parents=True, exist_ok=True, mode=0o750)
+    now = time.time()
+    until = f"{now + float(plan['duration_s']) + 1:.3f}"
+    sampler_argv = [str(a).replace("{until}", until) for a in plan["sampler_argv"]]
+    k6_argv = [str(a).replace("{start_at}", f"{now:.6f}") for a in plan["k6_argv"]]
+    sampler = subprocess.Popen(sampler_argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    k6 = subprocess.Popen(k6_argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    limit = float(plan.get("limit_s", 600))
+    try:
+        out, err = k6.communicate(timeout=limit)
+    except subprocess.TimeoutExpired:
+        k6.kill()
+        out, err = k6.communicate()
+        err += f"\nlab_round: k6 killed after {limit:g} s"
+    try:
+        sampler.communicate(timeout=max(float(until) - time.time(), 0) + 10)
+    except subprocess.TimeoutExpired:
+        sampler.kill()
+        sampler.communicate()
+    return {"cmd": k6_argv, "rc": k6.returncode, "stdout": out, "stderr": err, "finished": 1, "sampler_rc": sampler.returncode}
+
+
+def one_round(spec: dict[str, Any]) -> dict[str, Any]:
+    """prepare, the load unless a mode did not come back, after."""
+    before = prepare(spec)
+    if before["unhealthy"]:
+        return before | {"k6": None, "after": [], "timings_s": {"prepare": before["timings_s"]}}
+    mark = time.monotonic()
+    k6 = load(spec)
+    loaded = time.monotonic() - mark
+    done = after(spec)
+    return {
+        "restarted": before["restarted"],
+        "unhealthy": [],
+        "problems": {},
+        "placement": before["accounting"],
+        "primer": before["primer"],
+        "k6": k6,
+        "accounting": done["accounting"],
+        "after": done["after"],
+        "timings_s": {"prepare": before["timings_s"], "load": round(loaded, 3), "after": done["timings_s"]},
+    }
+
+
 def validate(spec: Any) -> str | None:
     if not isinstance(spec, dict) or not isinstance(spec.get("modes"), dict) or not spec["modes"]:
         return "SPEC_JSON needs a non-empty object 'modes'"
@@ -158,7 +212,7 @@ def validate(spec: Any) -> str | None:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 3 or argv[1] not in ("prepare", "after"):
+    if len(argv) != 3 or argv[1] not in ("prepare", "after", "round"):
         print(__doc__.strip(), file=sys.stderr)
         return 2
     try:
@@ -167,10 +221,14 @@ def main(argv: list[str]) -> int:
         print(f"lab_round: SPEC_JSON is not JSON: {exc}", file=sys.stderr)
         return 2
     why = validate(spec)
+    if not why and argv[1] == "round":
+        plan = spec.get("load")
+        if not isinstance(plan, dict) or not all(k in plan for k in ("scratch", "k6_argv", "sampler_argv", "duration_s")):
+            why = "round needs 'load' with scratch, k6_argv, sampler_argv and duration_s"
     if why:
         print(f"lab_round: {why}", file=sys.stderr)
         return 2
-    print(json.dumps(prepare(spec) if argv[1] == "prepare" else after(spec), sort_keys=True))
+    print(json.dumps({"prepare": prepare, "after": after, "round": one_round}[argv[1]](spec), sort_keys=True))
     return 0
 
 

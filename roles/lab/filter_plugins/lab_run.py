@@ -133,7 +133,9 @@ def lab_k6_argv(
             "--tag",
             f"segment={index + 1}/{count}",
         ]
-    argv = ["/usr/bin/python3", k6["start_barrier"], f"{float(k6['start_at']):.6f}", f"{scratch}/started.json"]
+    # "{start_at}": filled in by lab_round.py when it starts k6 (a round run in one call).
+    start_at = k6["start_at"] if k6["start_at"] == "{start_at}" else f"{float(k6['start_at']):.6f}"
+    argv = ["/usr/bin/python3", k6["start_barrier"], start_at, f"{scratch}/started.json"]
     if k6.get("dashboard"):
         exported = f"{scratch}/dashboard.html"
         # A 1 s period: k6 skips the report of a run shorter than a few periods (10 s by default).
@@ -471,9 +473,6 @@ def lab_cgroup_modes(
         else:
             raise AnsibleFilterError(f"mode {mode}: kind {entry.get('kind')!r} has no process (daemon or container) in lab_mode_kinds")
     return found
-
-
-RESETS = ("none", "caches", "dockerd", "network")
 
 
 def lab_block(round_number: Any, profile: dict[str, Any]) -> dict[str, Any]:
