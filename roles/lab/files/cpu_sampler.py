@@ -11,10 +11,13 @@ cgroup's cpuacct.usage_percpu), so the record can say how much of the service co
 work other than the modes; and @NAME:irq, the time /proc/stat charges to hard and soft
 interrupts on those CPUs (ns; counted in clock ticks, and without CONFIG_IRQ_TIME_ACCOUNTING only
 when a tick lands in an interrupt: a coarse view, the task it interrupted is charged the rest).
+SIGUSR1: the load has ended; take one more sample at the next tick and stop (lab_round.py sends
+it when k6 exits, so a round does not wait out UNTIL's margin).
 """
 
 import json
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -60,6 +63,8 @@ def main(argv: list[str]) -> int:
     files = {name: root / cgroup.strip("/") / "cpuacct.usage" for name, cgroup in pairs if not name.startswith("@")}
     cores = {name: cpu_list(cpus) for name, cpus in pairs if name.startswith("@")}
     percpu = root / "cpuacct.usage_percpu"
+    ended = [until]
+    signal.signal(signal.SIGUSR1, lambda *_: ended.__setitem__(0, 0.0))
     with out.open("w", encoding="utf-8") as handle:
         tick = time.time()
         while True:
@@ -72,7 +77,7 @@ def main(argv: list[str]) -> int:
             now = time.time()
             handle.write(json.dumps({"t": round(now, 6), "cpu_ns": usage}) + "\n")
             handle.flush()
-            if now >= until:
+            if now >= ended[0]:
                 return 0
             tick += interval
             time.sleep(max(0.0, tick - time.time()))

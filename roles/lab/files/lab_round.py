@@ -20,7 +20,8 @@ counters after the window.
 round (SPEC_JSON also has "load": {"scratch": DIR, "k6_argv": [...], "sampler_argv": [...],
 "duration_s": S, "limit_s": S}): prepare; unless a mode did not come back, the CPU sampler and
 k6 started at once, "{start_at}" in k6's argv and "{until}" in the sampler's replaced by now and
-by now + duration_s + 1; both awaited (killed at limit_s); then after. k6's exit, output and
+by now + duration_s + 1; k6 awaited (killed at limit_s), then the sampler told that the load
+has ended (SIGUSR1: one more sample, then it stops); then after. k6's exit, output and
 argv come back as `k6` (the shape of an async job's status).
 
 Prints one JSON object: the results in the shapes the round's record reads (lab_run.py's
@@ -35,6 +36,7 @@ from the control node between them.
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -170,6 +172,8 @@ def load(spec: dict[str, Any]) -> dict[str, Any]:
         k6.kill()
         out, err = k6.communicate()
         err += f"\nlab_round: k6 killed after {limit:g} s"
+    # The load has ended: one more sample at the sampler's next tick brackets the window.
+    sampler.send_signal(signal.SIGUSR1)
     try:
         sampler.communicate(timeout=max(float(until) - time.time(), 0) + 10)
     except subprocess.TimeoutExpired:
