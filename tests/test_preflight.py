@@ -32,7 +32,7 @@ BAD_PROFILE = {
         ({"dataset_count": 0}, "dataset_count is 0 (allowed: 1-1000000)"),
         (
             {"lab_profile": "fast"},
-            "lab_profile is 'fast'; allowed: capacity, ladder, why_host, latency, aa, calibrate, seed, saturation, open, smoke, "
+            "lab_profile is 'fast'; allowed: capacity, ladder, why_host, levels, latency, aa, calibrate, seed, saturation, open, smoke, "
             "smoke_concurrent, smoke_ladder.",
         ),
         ({"lab_modes": ["native", "podman"]}, "lab_modes is ['native', 'podman']"),
@@ -75,6 +75,13 @@ BAD_PROFILE = {
         (
             {"lab_profile": "smoke", "lab_profiles": {"smoke": BAD_PROFILE["smoke"] | {"measure_s": 5, "max_other_work": "lots"}}},
             "lab_profiles.smoke.max_other_work is 'lots': a share of the service core above 0",
+        ),
+        (
+            {
+                "lab_profile": "smoke",
+                "lab_profiles": {"smoke": BAD_PROFILE["smoke"] | {"measure_s": 5, "block_rounds": 3, "block_resets": ["reboot"]}},
+            },
+            "lab_profiles.smoke: block_rounds '3' and block_resets ['reboot'] go together, with the concurrent design",
         ),
         (
             {"lab_mode_catalog": {"native": {"kind": "native", "port": 8101, "busy_loops": "lots"}}, "lab_modes": ["native"]},
