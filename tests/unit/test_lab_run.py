@@ -624,3 +624,48 @@ def test_rounds_fall_in_blocks_each_begun_by_the_next_reset_in_turn() -> None:
     assert [b["reset"] for b in blocks] == [None, None, None, "dockerd", None, None, "caches", None, None, "dockerd"]
     assert [b["began_with"] for b in blocks][3:7] == ["dockerd", "dockerd", "dockerd", "caches"]
     assert lab_block(5, {}) == {"index": 0, "reset": None, "began_with": None}
+
+
+def _action_plugin() -> Any:
+    import importlib.util
+
+    path = PROJECT / "roles" / "lab" / "action_plugins" / "lab_round.py"
+    spec = importlib.util.spec_from_file_location("lab_round_action", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_round_in_one_call_is_recorded_as_the_task_by_task_round_is(tmp_path: Path) -> None:
+    """The action plugin's record is lab_concurrent_record's, from lab_round.py's report."""
+    plugin = _action_plugin()
+    write_round(tmp_path, {"native": (1000, 450.0), "docker": (1000, 480.0)})
+    observed = observed_for(["native", "docker"])
+    report = {
+        "k6": observed["k6_jobs"][0],
+        "primer": observed["primer"],
+        "after": observed["after"],
+        "accounting": {"modes": {m: {"all_inside": True, "all_pinned": True, "comm": ["python"]} for m in ("native", "docker")}},
+        "timings_s": {"load": 9.3},
+        "unhealthy": [],
+    }
+    record = plugin.round_record(tmp_path, RUN | {"modes": ["native", "docker"]}, report, observed["expected_sha256"])
+    same = lab_concurrent_record(str(tmp_path), RUN | {"modes": ["native", "docker"]}, observed | {"accounting": report["accounting"]})
+    assert record["status"] == "ok" and record["per_mode"] == same["per_mode"] and record["steps_s"] == {"load": 9.3}
+    assert record["finished_at"] != RUN["finished_at"]
+
+
+def test_a_round_whose_mode_did_not_come_back_fails_naming_it(tmp_path: Path) -> None:
+    plugin = _action_plugin()
+    report = {
+        "k6": None,
+        "unhealthy": ["docker"],
+        "problems": {"docker": "no 200 from /health within 60 s"},
+        "primer": [],
+        "after": [],
+        "timings_s": {},
+    }
+    record = plugin.round_record(tmp_path, RUN | {"modes": ["native", "docker"]}, report, {"native": "x", "docker": "y"})
+    assert record["status"] == "failed"
+    assert record["error"].startswith("modes did not come back after their restart (docker: no 200 from /health within 60 s)")

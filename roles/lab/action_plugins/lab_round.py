@@ -69,27 +69,9 @@ class ActionModule(ActionBase):
         fetched = time.monotonic() - mark
 
         mark = time.monotonic()
+        record = round_record(run_dir, dict(args["run"]), observed, dict(args["expected_sha256"]))
         k6 = observed.get("k6")
-        jobs = [] if k6 is None else [k6 | {"job": {"loadgen": args["run"]["target"]}}]
-        facts = dict(args["run"]) | {"finished_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
-        steps = observed.get("timings_s") or {}
-        record = lab_concurrent_record(
-            str(run_dir),
-            facts,
-            {
-                "k6_jobs": jobs,
-                "primer": observed.get("primer") or [],
-                "after": observed.get("after") or [],
-                "expected_sha256": args["expected_sha256"],
-                "recovered": [],
-                "accounting": observed.get("accounting") if k6 is not None else None,
-                "steps_s": steps,
-            },
-        )
-        if observed.get("unhealthy"):
-            why = "; ".join(f"{m}: {w}" for m, w in (observed.get("problems") or {}).items())
-            record |= {"status": "failed", "error": f"modes did not come back after their restart ({why}); recovered for the next round"}
-        stderr = "" if k6 is None else f"{k6.get('stderr') or ''}\n{k6.get('stdout') or ''}\n"
+        stderr = f"{NOT_STARTED}\n" if k6 is None else f"{k6.get('stderr') or ''}\n{k6.get('stdout') or ''}\n"
         _write(run_dir / "k6.stderr.txt", stderr)
         self._execute_module(
             module_name="ansible.legacy.file", module_args={"path": scratch, "state": "absent"}, task_vars=task_vars or {}, wrap_async=False
@@ -100,6 +82,33 @@ class ActionModule(ActionBase):
         _write(run_dir / "run.json", json.dumps(record, indent=4, sort_keys=True) + "\n")
         result.update(changed=True, record=record, unhealthy=list(observed.get("unhealthy") or []), timings_s=record["steps_s"])
         return result
+
+
+NOT_STARTED = "k6 not started: a mode did not come back after its restart"
+
+
+def round_record(run_dir: Path, run: dict[str, Any], observed: dict[str, Any], expected_sha256: dict[str, str]) -> dict[str, Any]:
+    """The round's run.json from what `lab_round.py round` reported (lab_concurrent_record's
+    inputs); a round whose modes did not all come back ran no load and fails, naming them."""
+    k6 = observed.get("k6") or {"rc": -1, "stdout": "", "stderr": NOT_STARTED, "cmd": []}
+    facts = run | {"finished_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
+    record = lab_concurrent_record(
+        str(run_dir),
+        facts,
+        {
+            "k6_jobs": [k6 | {"job": {"loadgen": run["target"]}}],
+            "primer": observed.get("primer") or [],
+            "after": observed.get("after") or [],
+            "expected_sha256": expected_sha256,
+            "recovered": [],
+            "accounting": observed.get("accounting") if observed.get("k6") else None,
+            "steps_s": observed.get("timings_s") or {},
+        },
+    )
+    if observed.get("unhealthy"):
+        why = "; ".join(f"{m}: {w}" for m, w in (observed.get("problems") or {}).items())
+        record |= {"status": "failed", "error": f"modes did not come back after their restart ({why}); recovered before the next round"}
+    return record
 
 
 def _write(path: Path, text: str) -> None:
