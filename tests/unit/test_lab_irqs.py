@@ -1,22 +1,16 @@
 """Interrupts steered off the service core for the measure phase and put back, as ASLR is."""
 
-import importlib.util
 import json
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-HELPER = Path(__file__).resolve().parents[2] / "roles" / "lab" / "files" / "lab_irqs.py"
-
 
 @pytest.fixture
-def lab_irqs() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("lab_irqs", HELPER)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def lab_irqs(lab_file: Callable[[str], ModuleType]) -> ModuleType:
+    return lab_file("files/lab_irqs.py")
 
 
 def fake_irqs(root: Path) -> Path:

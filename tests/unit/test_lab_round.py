@@ -1,9 +1,8 @@
 """lab_round.py: a round's restarts, health waits, priming and reads in one process."""
 
-import importlib.util
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import ModuleType
@@ -11,16 +10,10 @@ from typing import Any
 
 import pytest
 
-HELPER = Path(__file__).resolve().parents[2] / "roles" / "lab" / "files" / "lab_round.py"
-
 
 @pytest.fixture(scope="module")
-def lab_round() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("lab_round", HELPER)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def lab_round(lab_file: Callable[[str], ModuleType]) -> ModuleType:
+    return lab_file("files/lab_round.py")
 
 
 class _Service(BaseHTTPRequestHandler):

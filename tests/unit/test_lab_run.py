@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -626,20 +627,9 @@ def test_rounds_fall_in_blocks_each_begun_by_the_next_reset_in_turn() -> None:
     assert lab_block(5, {}) == {"index": 0, "reset": None, "began_with": None}
 
 
-def _action_plugin() -> Any:
-    import importlib.util
-
-    path = PROJECT / "roles" / "lab" / "action_plugins" / "lab_round.py"
-    spec = importlib.util.spec_from_file_location("lab_round_action", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_a_round_in_one_call_is_recorded_as_the_task_by_task_round_is(tmp_path: Path) -> None:
+def test_a_round_in_one_call_is_recorded_as_the_task_by_task_round_is(tmp_path: Path, lab_file: Callable[[str], Any]) -> None:
     """The action plugin's record is lab_concurrent_record's, from lab_round.py's report."""
-    plugin = _action_plugin()
+    plugin = lab_file("action_plugins/lab_round.py")
     write_round(tmp_path, {"native": (1000, 450.0), "docker": (1000, 480.0)})
     observed = observed_for(["native", "docker"])
     report = {
@@ -656,8 +646,8 @@ def test_a_round_in_one_call_is_recorded_as_the_task_by_task_round_is(tmp_path: 
     assert record["finished_at"] != RUN["finished_at"]
 
 
-def test_a_round_whose_mode_did_not_come_back_fails_naming_it(tmp_path: Path) -> None:
-    plugin = _action_plugin()
+def test_a_round_whose_mode_did_not_come_back_fails_naming_it(tmp_path: Path, lab_file: Callable[[str], Any]) -> None:
+    plugin = lab_file("action_plugins/lab_round.py")
     report = {
         "k6": None,
         "unhealthy": ["docker"],
