@@ -36,7 +36,7 @@ latency: $(VENV)/.installed ## Latency at a fixed offered load below capacity, e
 
 test: host $(VENV)/.installed ## Every test: lint and the fast tests while the lab comes up from nothing, then the lab's tests
 	$(MAKE) --no-print-directory -j3 --output-sync=target lint unit lab-up
-	$(BIN)/pytest tests --ignore=tests/unit $(PYTEST_ARGS)
+	$(BIN)/pytest tests --ignore=tests/unit --durations=30 $(PYTEST_ARGS)
 
 lab-up: $(VENV)/.installed ## The lab brought up from nothing and every mode verified (lab verify)
 	$(LAB) verify
