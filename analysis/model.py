@@ -95,7 +95,15 @@ class Report:
         resolve, which flagged runs count."""
         headlines = [headline(c, self.floor, self.baseline, self.aa_modes) for c in self.primary()]
         first = [self.interval_line()] if headlines else []
-        return first + headlines + self.twin_lines() + self.ladder_lines() + self.resolution_lines() + flag_notes(self.campaign, self.flags)
+        return (
+            first
+            + headlines
+            + self.control_lines()
+            + self.twin_lines()
+            + self.ladder_lines()
+            + self.resolution_lines()
+            + flag_notes(self.campaign, self.flags)
+        )
 
     def machine_view(self, c: Comparison) -> dict[str, Any]:
         profile = str((self.campaign.manifest.get("profile") or {}).get("name") or "?")
@@ -157,27 +165,66 @@ class Report:
         return lines
 
     def controls(self) -> list[dict[str, Any]]:
-        """Modes with a known injected cost: the injected share beside the lab's estimate of it."""
-        ok = self.runs[self.runs["status"] == "ok"]
+        """Modes with a known cost beside the lab's estimate of it.
+
+        Two kinds. Extra requests (extra_request_every): the mode's CPU per served request is dearer by
+        exactly its share of extra, identical requests, counted in the same windows: a cost known
+        independently of any timing, so `recovered` tests the instrument. Busy work (busy_loops): the
+        loop's own CPU time, sampled inside the service, is a floor of what it costs the request (it
+        may cost the rest of the request too: caches, branch predictors); `excess_pp` is the estimate
+        above that floor.
+        """
+        ok = self.ok_runs()
         found = []
         for c in self.comparisons:
-            if c.metric != "cpu_us_per_request":
+            if c.metric != "cpu_us_per_request" or "mode" not in ok:
                 continue
-            injected = ok[ok["mode"] == c.mode]["busy_us_per_request"].dropna()
-            if injected.empty:
+            rows = ok[ok["mode"] == c.mode]
+            extra = rows["extra_share_pct"].dropna() if "extra_share_pct" in rows else pd.Series(dtype=float)
+            busy = rows["busy_us_per_request"].dropna() if "busy_us_per_request" in rows else pd.Series(dtype=float)
+            if not extra.empty:
+                # The gap is a geometric mean of per-round ratios: the known cost is averaged the same way.
+                known, known_from = (float(np.exp(np.log1p(extra / 100.0).mean())) - 1.0) * 100.0, "extra requests, counted"
+            elif not busy.empty:
+                known, known_from = float(busy.mean()) / c.baseline_value * 100.0, "the loop's own CPU time (a floor)"
+            else:
                 continue
-            known = float(injected.mean()) / c.baseline_value * 100.0
             found.append(
                 {
                     "mode": c.mode,
+                    "known_from": known_from,
                     "injected_pct": rounded(known),
                     "estimate_pct": rounded(c.gap_pct),
                     "ci95": [rounded(c.ci95[0]), rounded(c.ci95[1])] if c.ci95 else None,
                     "recovered": bool(c.ci95 and c.ci95[0] <= known <= c.ci95[1]),
+                    "excess_pp": rounded(c.gap_pct - known),
                     "excludes_zero": bool(c.ci95 and (c.ci95[0] > 0 or c.ci95[1] < 0)),
+                    "n_pairs": c.n_pairs,
                 }
             )
         return found
+
+    def control_lines(self) -> list[str]:
+        lines = []
+        for k in self.controls():
+            ci = f" (95% CI {k['ci95'][0]:+.2f} to {k['ci95'][1]:+.2f})" if k["ci95"] else " (no CI)"
+            if k["known_from"].startswith("extra"):
+                said = (
+                    "recovered: the instrument measures a known cost as it is"
+                    if k["recovered"]
+                    else "NOT recovered: the instrument mis-states a cost known by count"
+                )
+                known = f"{k['injected_pct']:+.2f}% by count of extra requests"
+                lines.append(f"known-cost control {k['mode']}: {known}, measured {k['estimate_pct']:+.2f}%{ci}: {said}")
+            else:
+                said = (
+                    "within its interval"
+                    if k["recovered"]
+                    else ("the request bears more than the loop's own time" if k["excess_pp"] > 0 else "below the loop's own time")
+                )
+                known = f"the loop's own CPU time is {k['injected_pct']:+.2f}% of a request"
+                lines.append(f"busy-work control {k['mode']}: {known}, measured {k['estimate_pct']:+.2f}%{ci}: {said}")
+        return lines
 
     @cached_property
     def ladder(self) -> Ladder | None:

@@ -48,6 +48,7 @@ RUN_COLUMNS = [
     "service_core_busy",
     "position",
     "busy_us_per_request",
+    "extra_share_pct",
 ]
 
 

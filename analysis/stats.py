@@ -69,6 +69,7 @@ def runs_frame(campaign: Campaign) -> pd.DataFrame:
             "service_core_busy": np.nan,
             "position": np.nan,
             "busy_us_per_request": np.nan,
+            "extra_share_pct": np.nan,
         }
         if run.problem is None and points is not None:
             p50, p95, p99 = (points.percentiles_ms.get(q, np.nan) for q in (50, 95, 99))
@@ -115,6 +116,7 @@ def _concurrent_rows(campaign: Campaign, run: Run) -> list[dict[str, Any]]:
             "k6_core_share": (meta["k6_cpu_s"] / window) if meta.get("k6_cpu_s") is not None and window else np.nan,
             "service_core_busy": meta.get("service_core_busy", np.nan),
             "busy_us_per_request": recorded.get("busy_us_per_request", np.nan),
+            "extra_share_pct": np.nan if w is None or w.extra_share_pct is None else w.extra_share_pct,
         }
         if w is None:
             row |= dict.fromkeys(("requests", *METRICS), np.nan)

@@ -37,6 +37,8 @@ _TIME = re.compile(r"^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d(?:\.\d+)?)(Z|[+-
 
 # k6 tags a request whose response was not the expected one (a 5xx, a refused connection).
 FAILED_TAG = b'"expected_response":"false"'
+# The known-count control's extra requests (lab.js): served, but not what the mode is measured by.
+EXTRA_TAG = b'"extra":"1"'
 
 # The sampler's name for every task's CPU time on the service CPUs (cpu_sampler.py @NAME=CPULIST).
 SERVICE_CORE = "@service_core"
@@ -79,6 +81,7 @@ class ModePoints:
     served_at: array[float] = field(default_factory=lambda: array("d"))  # those answered as expected (not failed)
     durations_ms: array[float] = field(default_factory=lambda: array("d"))  # measured phase only
     durations_at: array[float] = field(default_factory=lambda: array("d"))  # when each of those was recorded
+    extra_at: array[float] = field(default_factory=lambda: array("d"))  # the control's extra requests, served
     measured_requests: int = 0
     failed: float = 0.0
     failed_points: int = 0
@@ -111,6 +114,13 @@ class ModeWindow:
     measure_from_s: float = 0.0
     # The requests of the window that were served (not failed): what CPU per request divides by.
     served: int | None = None
+    # The known-count control's extra requests served in the window (not among `requests`).
+    extra: int = 0
+
+    @property
+    def extra_share_pct(self) -> float | None:
+        """The control's known cost: extra requests per served request, in percent."""
+        return 100.0 * self.extra / self.served_requests if self.extra and self.served_requests else None
 
     @property
     def served_requests(self) -> int:
@@ -129,6 +139,7 @@ class ModeWindow:
         return {
             "requests": self.requests,
             "served_requests": self.served_requests,
+            "extra_requests": self.extra,
             "cpu_s": round(self.cpu_s, 6),
             "window_s": round(self.window_s, 6),
             "cpu_us_per_request": _r(self.cpu_us_per_request),
@@ -168,6 +179,10 @@ def read_mode_points(paths: Iterable[Path]) -> dict[str, ModePoints]:
                     if mode is None:
                         continue
                     points = found.setdefault(mode.group(1).decode(), ModePoints())
+                    if EXTRA_TAG in tags:
+                        if metric == b"http_reqs" and FAILED_TAG not in tags:
+                            points.extra_at.append(epoch(stamp.decode()))
+                        continue
                     measured = b'"phase":"measure"' in tags
                     if metric == b"http_reqs":
                         at = epoch(stamp.decode())
@@ -256,13 +271,14 @@ def windows(raw: Iterable[Path], samples_path: Path, modes: Iterable[str]) -> di
     for mode in wanted:
         if mode not in cpu0 or mode not in cpu1:
             raise WindowError(f"{samples_path}: no CPU samples of mode {mode}")
-        done, served = sorted(points[mode].done_at), sorted(points[mode].served_at)
+        done, served, extra = sorted(points[mode].done_at), sorted(points[mode].served_at), sorted(points[mode].extra_at)
         requests = bisect.bisect_right(done, t1) - bisect.bisect_right(done, t0)
         p = points[mode]
         result[mode] = ModeWindow(
             mode=mode,
             requests=requests,
             served=bisect.bisect_right(served, t1) - bisect.bisect_right(served, t0),
+            extra=bisect.bisect_right(extra, t1) - bisect.bisect_right(extra, t0),
             cpu_s=(cpu1[mode] - cpu0[mode]) / 1e9,
             window_s=t1 - t0,
             measured_requests=p.measured_requests,

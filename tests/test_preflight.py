@@ -88,8 +88,12 @@ BAD_PROFILE = {
             "busy_loops is 'lots' (optional, a whole number 0-10000000)",
         ),
         (
-            {"lab_mode_catalog": {"native": {"kind": "native", "port": 8101, "twin_of": "nativ"}}, "lab_modes": ["native"]},
-            "twin_of is 'nativ' (optional, a mode of the catalog)",
+            {
+                "lab_mode_catalog": {"native": {"kind": "native", "port": 8101, "twin_of": "nativ", "extra_request_every": 1}},
+                "lab_modes": ["native"],
+            },
+            "twin_of is 'nativ' (optional, a mode of the catalog); extra_request_every is '1' (optional, a whole number 2-10000, "
+            "in a concurrent profile only",
         ),
         ({"lab_service_hash_seed": "-1"}, "lab_service_hash_seed is '-1': a whole number 0-4294967295 (PYTHONHASHSEED), or random"),
         ({"lab_k6_dashboard": "maybe"}, "argument 'lab_k6_dashboard' is of type str and we were unable to convert to bool"),

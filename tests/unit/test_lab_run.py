@@ -69,6 +69,7 @@ def write_round(
     other: float | None = None,
     failed_every: dict[str, int] | None = None,
     irq: float | None = None,
+    extra_every: dict[str, int] | None = None,
 ) -> None:
     """A concurrent round: each mode serves `rate` requests/s (warm-up 0-2 s, measured 2-12 s) at `cpu_us` each;
     `other`: cores' worth of the service core's time that went to other work (sampled as @service_core);
@@ -79,6 +80,11 @@ def write_round(
         warm = [T0 + i / rate for i in range(2 * rate)]
         measured = [T0 + 2 + i / rate for i in range(10 * rate)]
         lines += k6_lines(mode, warm, "warmup") + k6_lines(mode, measured, "measure", failed_every=(failed_every or {}).get(mode, 0))
+        every = (extra_every or {}).get(mode, 0)
+        if every:  # lab.js: the same request once more every `every`-th iteration, tagged extra
+            for phase, times in (("warmup", warm), ("measure", measured)):
+                extra = [line.replace('"mode":', '"extra":"1","mode":') for line in k6_lines(mode, times[every - 1 :: every], phase)]
+                lines += extra
     (folder / "k6.json.gz").write_bytes(gzip.compress(("\n".join(lines) + "\n").encode()))
     with (folder / "cpu.jsonl").open("w") as handle:
         for i in range(samples + 4):
@@ -118,6 +124,10 @@ def test_the_k6_command_carries_the_targets_in_position_order_and_segments() -> 
     assert "--execution-segment" not in argv and ["--tag", "round=2"] == argv[argv.index("--tag") : argv.index("--tag") + 2]
     config = json.loads(argv[-2].removeprefix("LAB_K6_CONFIG="))
     assert [t["mode"] for t in config["targets"]] == ["docker", "native"] and config["vus"] == 8
+    assert lab_targets(["native", "docker"], urls, {"native": {"extra_request_every": 33}, "docker": {}}) == [
+        {"mode": "native", "url": urls["native"], "extra_every": 33},
+        {"mode": "docker", "url": urls["docker"]},
+    ]
     assert argv[-1] == "/l/lab.js" and "json=/s/k6.json.gz" in argv
     assert argv[argv.index("--address") + 1] == "", "no REST API listening during a run"
     assert "/usr/bin/env" not in argv
@@ -523,6 +533,63 @@ def test_a_run_folder_name_and_the_manifests_run_order_in_either_shape() -> None
     assert planned_runs(records, Path("m.json")) == [{"mode": "native", "round": 1}, {"mode": "docker", "round": 1}]
     before = planned_runs(["native 1", "docker 1"], Path("m.json"))
     assert before == [{"mode": "native", "round": 1}, {"mode": "docker", "round": 1}], "as campaigns recorded it before"
+
+
+def test_extra_requests_are_served_but_not_counted_and_their_share_is_the_known_cost(tmp_path: Path) -> None:
+    write_round(tmp_path, {"native": (200, 400.0), "native_extra3": (198, 412.0)}, extra_every={"native_extra3": 33})
+    found = windows([tmp_path / "k6.json.gz"], tmp_path / "cpu.jsonl", ["native", "native_extra3"])
+    extra = found["native_extra3"]
+    assert extra.requests == 9 * 198 and extra.served_requests == 9 * 198 and extra.measured_requests == 1980
+    assert extra.extra == 54 and extra.extra_share_pct == pytest.approx(100 * 54 / 1782)
+    assert extra.as_json()["extra_requests"] == 54 and found["native"].extra == 0 and found["native"].extra_share_pct is None
+
+
+def test_a_control_known_by_count_is_recovered_and_a_busy_loop_is_held_to_its_own_time(tmp_path: Path) -> None:
+    """Three modes over 8 rounds: native_extra3 pays exactly its extra requests' share (recovered);
+    native_cost3's loop costs the request 1 pp more than the loop's own sampled time (a floor)."""
+    from analysis.model import build
+
+    folder = tmp_path / "k" / "localhost"
+    modes = ["native", "native_extra3", "native_cost3"]
+    for r in range(1, 9):
+        run_dir = folder / "runs" / f"{r:03d}_concurrent_r{r}"
+        wobble = 1 + (0.004 if r % 2 else -0.004) * (1 + r / 10)
+        base = 400.0 * (1 + r / 100)
+        per_mode = {
+            "native": (200, base),
+            "native_extra3": (198, base * (1 + 1 / 33) * wobble),
+            "native_cost3": (200, base * 1.04 / wobble),
+        }
+        write_round(run_dir, per_mode, extra_every={"native_extra3": 33})
+        busy = {"busy_loops": 950, "busy_sampled_calls": 100, "busy_sampled_ns": round(100 * base * 0.03 * 1000)}
+        observed = observed_for(modes, stats={"native_cost3": (busy | {"busy_sampled_calls": 0, "busy_sampled_ns": 0}, busy)})
+        record = lab_concurrent_record(str(run_dir), RUN | {"modes": modes, "round": r, "order": r}, observed)
+        (run_dir / "run.json").write_text(json.dumps(record | {"started_at": f"2027-01-15T08:0{r}:00Z"}))
+    manifest = {
+        "schema_version": SCHEMA_VERSION,
+        "campaign_id": "k",
+        "design": "concurrent",
+        "baseline": "native",
+        "primary_metric": "cpu_us_per_request",
+        "profile": {"name": "calibrate", "measure_s": 10, "warmup_s": 2},
+        "modes": dict.fromkeys(modes, {}),
+        "run_order": [],
+    }
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    report = build(folder)
+    controls = {k["mode"]: k for k in report.gap_json()["controls"]}
+    count, busy = controls["native_extra3"], controls["native_cost3"]
+    assert count["known_from"] == "extra requests, counted" and count["injected_pct"] == pytest.approx(100 * 54 / 1782, abs=0.01)
+    assert count["recovered"] and count["ci95"][0] < count["injected_pct"] < count["ci95"][1]
+    assert busy["known_from"].startswith("the loop's own CPU time") and busy["injected_pct"] == pytest.approx(3.0, abs=0.01)
+    assert not busy["recovered"] and busy["excess_pp"] == pytest.approx(1.0, abs=0.2)
+    lines = report.headlines()
+    assert any(
+        line.startswith("known-cost control native_extra3: +3.03% by count")
+        and line.endswith("recovered: the instrument measures a known cost as it is")
+        for line in lines
+    )
+    assert any(line.startswith("busy-work control native_cost3") and "bears more than the loop's own time" in line for line in lines)
 
 
 def test_rounds_recorded_by_the_plugin_are_reported_and_a_long_pause_makes_a_second_block(tmp_path: Path) -> None:

@@ -15,7 +15,8 @@ function scenario(phase, startTime, seconds, target) {
   // A warm-up iteration still running when the measured phase starts is cut (0s): no warm-up
   // request overlaps the measurement. Measured iterations get 2 s to finish.
   const gracefulStop = phase === 'warmup' ? '0s' : '2s';
-  const common = { exec: 'hit', startTime, tags, env: { LAB_URL: target.url }, gracefulStop };
+  const env = { LAB_URL: target.url, LAB_EXTRA_EVERY: String(target.extra_every || 0) };
+  const common = { exec: 'hit', startTime, tags, env, gracefulStop };
   if (cfg.executor === 'constant-arrival-rate') {
     return Object.assign(common, {
       executor: 'constant-arrival-rate', rate: cfg.rate, timeUnit: '1s', duration: `${seconds}s`,
@@ -54,6 +55,13 @@ export function hit() {
     sleep(Math.random() * cfg.jitter_s);
   }
   http.get(__ENV.LAB_URL);
+  // The known-count control (a mode's extra_request_every: N): every N-th iteration sends the same
+  // request once more, tagged extra; the report leaves it out of the served requests, so the mode's
+  // CPU per served request is dearer by exactly the share of extra requests.
+  const extraEvery = Number(__ENV.LAB_EXTRA_EVERY);
+  if (extraEvery > 0 && __ITER % extraEvery === extraEvery - 1) {
+    http.get(__ENV.LAB_URL, { tags: { extra: '1' } });
+  }
   if (cfg.sleep_s > 0) {
     sleep(cfg.sleep_s);
   }

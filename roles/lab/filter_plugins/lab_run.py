@@ -89,9 +89,21 @@ def lab_round_order(modes: list[str], seed: Any, round_number: Any) -> list[str]
     return base[shift:] + base[:shift]
 
 
-def lab_targets(order: list[str], urls: dict[str, str]) -> list[dict[str, Any]]:
-    """The k6 targets of a concurrent round: every mode in position order."""
-    return [{"mode": mode, "url": urls[mode]} for mode in order]
+def lab_targets(order: list[str], urls: dict[str, str], catalog: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """The k6 targets of a concurrent round: every mode in position order.
+
+    A mode with `extra_request_every: N` in the catalog sends one more identical request every N-th
+    iteration (lab.js tags it extra="1"; the report does not count it as served): the known-count
+    control, whose cost is exactly the share of extra requests, whatever a request costs.
+    """
+    found = []
+    for mode in order:
+        target: dict[str, Any] = {"mode": mode, "url": urls[mode]}
+        every = int(((catalog or {}).get(mode) or {}).get("extra_request_every") or 0)
+        if every:
+            target["extra_every"] = every
+        found.append(target)
+    return found
 
 
 def lab_k6_argv(
