@@ -167,9 +167,11 @@ class Report:
     def controls(self) -> list[dict[str, Any]]:
         """Modes with a known cost beside the lab's estimate of it.
 
-        Two kinds. Extra requests (extra_request_every): the mode's CPU per served request is dearer by
-        exactly its share of extra, identical requests, counted in the same windows: a cost known
-        independently of any timing, so `recovered` tests the instrument. Busy work (busy_loops): the
+        Three kinds. Uncounted requests (uncounted_every): the same traffic as the baseline, one request
+        in N not counted as served, so dearer per served request by exactly their share: checks the
+        counting and the windows. Extra requests (extra_request_every): one request in N sent twice,
+        the second not counted: real work, known by count if a request costs what a request costs;
+        either way `recovered` tests the instrument, with no timing in the known answer. Busy work (busy_loops): the
         loop's own CPU time, sampled inside the service, is a floor of what it costs the request (it
         may cost the rest of the request too: caches, branch predictors); `excess_pp` is the estimate
         above that floor.
@@ -182,9 +184,11 @@ class Report:
             rows = ok[ok["mode"] == c.mode]
             extra = rows["extra_share_pct"].dropna() if "extra_share_pct" in rows else pd.Series(dtype=float)
             busy = rows["busy_us_per_request"].dropna() if "busy_us_per_request" in rows else pd.Series(dtype=float)
+            facts = (self.campaign.manifest.get("modes") or {}).get(c.mode) or {}
             if not extra.empty:
                 # The gap is a geometric mean of per-round ratios: the known cost is averaged the same way.
-                known, known_from = (float(np.exp(np.log1p(extra / 100.0).mean())) - 1.0) * 100.0, "extra requests, counted"
+                known = (float(np.exp(np.log1p(extra / 100.0).mean())) - 1.0) * 100.0
+                known_from = "uncounted requests, the same traffic" if facts.get("uncounted_every") else "extra requests, counted"
             elif not busy.empty:
                 known, known_from = float(busy.mean()) / c.baseline_value * 100.0, "the loop's own CPU time (a floor)"
             else:
@@ -208,13 +212,13 @@ class Report:
         lines = []
         for k in self.controls():
             ci = f" (95% CI {k['ci95'][0]:+.2f} to {k['ci95'][1]:+.2f})" if k["ci95"] else " (no CI)"
-            if k["known_from"].startswith("extra"):
+            if not k["known_from"].startswith("the loop"):
                 said = (
                     "recovered: the instrument measures a known cost as it is"
                     if k["recovered"]
                     else "NOT recovered: the instrument mis-states a cost known by count"
                 )
-                known = f"{k['injected_pct']:+.2f}% by count of extra requests"
+                known = f"{k['injected_pct']:+.2f}% by count of {k['known_from'].split(',')[0]}"
                 lines.append(f"known-cost control {k['mode']}: {known}, measured {k['estimate_pct']:+.2f}%{ci}: {said}")
             else:
                 said = (

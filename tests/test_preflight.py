@@ -92,8 +92,8 @@ BAD_PROFILE = {
                 "lab_mode_catalog": {"native": {"kind": "native", "port": 8101, "twin_of": "nativ", "extra_request_every": 1}},
                 "lab_modes": ["native"],
             },
-            "twin_of is 'nativ' (optional, a mode of the catalog); extra_request_every is '1' (optional, a whole number 2-10000, "
-            "in a concurrent profile only",
+            "twin_of is 'nativ' (optional, a mode of the catalog); extra_request_every is '1' and uncounted_every is '0' "
+            "(optional, a whole number 2-10000, one of the two, in a concurrent profile only",
         ),
         ({"lab_service_hash_seed": "-1"}, "lab_service_hash_seed is '-1': a whole number 0-4294967295 (PYTHONHASHSEED), or random"),
         ({"lab_k6_dashboard": "maybe"}, "argument 'lab_k6_dashboard' is of type str and we were unable to convert to bool"),

@@ -463,6 +463,16 @@ def test_each_mode_is_found_by_its_pidfile_or_its_container() -> None:
     assert spec["restart"] is True and spec["cgroups"]["modes"] == found
 
 
+def test_each_kind_has_its_deploy_tasks_and_prepares_exactly_when_it_has_prepare_tasks() -> None:
+    """A kind's `prepare: true` is what runs <kind>_prepare.yml (the native venv, the image's root
+    filesystem): without it a host the lab never ran on had no venv and no rootfs (2026-12-07)."""
+    kinds = yaml.safe_load((PROJECT / "inventory" / "group_vars" / "all" / "modes.yml").read_text())["lab_mode_kinds"]
+    tasks = PROJECT / "roles" / "service_deploy" / "tasks"
+    for kind, description in kinds.items():
+        assert (tasks / f"{kind}.yml").is_file(), f"kind {kind}: no roles/service_deploy/tasks/{kind}.yml"
+        assert bool(description.get("prepare")) == (tasks / f"{kind}_prepare.yml").is_file(), f"kind {kind}: prepare vs {kind}_prepare.yml"
+
+
 def test_an_open_model_run_that_could_not_offer_its_rate_fails_with_both_rates(tmp_path: Path) -> None:
     write_round(tmp_path, {"native": (100, 400.0), "docker": (100, 400.0)})
     summary = json.loads((tmp_path / "summary.json").read_text())
@@ -545,12 +555,12 @@ def test_extra_requests_are_served_but_not_counted_and_their_share_is_the_known_
 
 
 def test_a_control_known_by_count_is_recovered_and_a_busy_loop_is_held_to_its_own_time(tmp_path: Path) -> None:
-    """Three modes over 8 rounds: native_extra3 pays exactly its extra requests' share (recovered);
+    """Four modes over 8 rounds: native_extra3 and native_uncounted3 pay exactly their share (recovered);
     native_cost3's loop costs the request 1 pp more than the loop's own sampled time (a floor)."""
     from analysis.model import build
 
     folder = tmp_path / "k" / "localhost"
-    modes = ["native", "native_extra3", "native_cost3"]
+    modes = ["native", "native_extra3", "native_cost3", "native_uncounted3"]
     for r in range(1, 9):
         run_dir = folder / "runs" / f"{r:03d}_concurrent_r{r}"
         wobble = 1 + (0.004 if r % 2 else -0.004) * (1 + r / 10)
@@ -559,8 +569,9 @@ def test_a_control_known_by_count_is_recovered_and_a_busy_loop_is_held_to_its_ow
             "native": (200, base),
             "native_extra3": (198, base * (1 + 1 / 33) * wobble),
             "native_cost3": (200, base * 1.04 / wobble),
+            "native_uncounted3": (198, base * (1 + 1 / 33) / wobble),
         }
-        write_round(run_dir, per_mode, extra_every={"native_extra3": 33})
+        write_round(run_dir, per_mode, extra_every={"native_extra3": 33, "native_uncounted3": 33})
         busy = {"busy_loops": 950, "busy_sampled_calls": 100, "busy_sampled_ns": round(100 * base * 0.03 * 1000)}
         observed = observed_for(modes, stats={"native_cost3": (busy | {"busy_sampled_calls": 0, "busy_sampled_ns": 0}, busy)})
         record = lab_concurrent_record(str(run_dir), RUN | {"modes": modes, "round": r, "order": r}, observed)
@@ -572,13 +583,14 @@ def test_a_control_known_by_count_is_recovered_and_a_busy_loop_is_held_to_its_ow
         "baseline": "native",
         "primary_metric": "cpu_us_per_request",
         "profile": {"name": "calibrate", "measure_s": 10, "warmup_s": 2},
-        "modes": dict.fromkeys(modes, {}),
+        "modes": dict.fromkeys(modes, {}) | {"native_uncounted3": {"uncounted_every": 34}},
         "run_order": [],
     }
     (folder / "manifest.json").write_text(json.dumps(manifest))
     report = build(folder)
     controls = {k["mode"]: k for k in report.gap_json()["controls"]}
-    count, busy = controls["native_extra3"], controls["native_cost3"]
+    count, busy, uncounted = controls["native_extra3"], controls["native_cost3"], controls["native_uncounted3"]
+    assert uncounted["known_from"] == "uncounted requests, the same traffic" and uncounted["recovered"]
     assert count["known_from"] == "extra requests, counted" and count["injected_pct"] == pytest.approx(100 * 54 / 1782, abs=0.01)
     assert count["recovered"] and count["ci95"][0] < count["injected_pct"] < count["ci95"][1]
     assert busy["known_from"].startswith("the loop's own CPU time") and busy["injected_pct"] == pytest.approx(3.0, abs=0.01)

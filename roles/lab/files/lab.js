@@ -15,7 +15,11 @@ function scenario(phase, startTime, seconds, target) {
   // A warm-up iteration still running when the measured phase starts is cut (0s): no warm-up
   // request overlaps the measurement. Measured iterations get 2 s to finish.
   const gracefulStop = phase === 'warmup' ? '0s' : '2s';
-  const env = { LAB_URL: target.url, LAB_EXTRA_EVERY: String(target.extra_every || 0) };
+  const env = {
+    LAB_URL: target.url,
+    LAB_EXTRA_EVERY: String(target.extra_every || 0),
+    LAB_UNCOUNTED_EVERY: String(target.uncounted_every || 0),
+  };
   const common = { exec: 'hit', startTime, tags, env, gracefulStop };
   if (cfg.executor === 'constant-arrival-rate') {
     return Object.assign(common, {
@@ -54,10 +58,12 @@ export function hit() {
   if (cfg.jitter_s > 0) {
     sleep(Math.random() * cfg.jitter_s);
   }
-  http.get(__ENV.LAB_URL);
-  // The known-count control (a mode's extra_request_every: N): every N-th iteration sends the same
-  // request once more, tagged extra; the report leaves it out of the served requests, so the mode's
-  // CPU per served request is dearer by exactly the share of extra requests.
+  // The known-count controls. A mode's uncounted_every: N tags every N-th iteration's request
+  // extra: the same traffic, but the report leaves it out of the served requests. extra_request_every:
+  // N sends every N-th iteration's request once more, tagged extra: real work of one more request.
+  const uncountedEvery = Number(__ENV.LAB_UNCOUNTED_EVERY);
+  const uncounted = uncountedEvery > 0 && __ITER % uncountedEvery === uncountedEvery - 1;
+  http.get(__ENV.LAB_URL, uncounted ? { tags: { extra: '1' } } : {});
   const extraEvery = Number(__ENV.LAB_EXTRA_EVERY);
   if (extraEvery > 0 && __ITER % extraEvery === extraEvery - 1) {
     http.get(__ENV.LAB_URL, { tags: { extra: '1' } });

@@ -92,16 +92,19 @@ def lab_round_order(modes: list[str], seed: Any, round_number: Any) -> list[str]
 def lab_targets(order: list[str], urls: dict[str, str], catalog: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """The k6 targets of a concurrent round: every mode in position order.
 
-    A mode with `extra_request_every: N` in the catalog sends one more identical request every N-th
-    iteration (lab.js tags it extra="1"; the report does not count it as served): the known-count
-    control, whose cost is exactly the share of extra requests, whatever a request costs.
+    The known-count controls (lab.js tags the request extra="1"; the report does not count it as
+    served): `extra_request_every: N` sends the same request once more every N-th iteration (a
+    mode dearer by the share of extra requests, if a request costs what a request costs);
+    `uncounted_every: N` leaves every N-th iteration's one request uncounted (the same traffic as
+    its twin, dearer per counted request by exactly 1/(N-1)).
     """
     found = []
     for mode in order:
         target: dict[str, Any] = {"mode": mode, "url": urls[mode]}
-        every = int(((catalog or {}).get(mode) or {}).get("extra_request_every") or 0)
-        if every:
-            target["extra_every"] = every
+        entry = (catalog or {}).get(mode) or {}
+        for key, name in (("extra_request_every", "extra_every"), ("uncounted_every", "uncounted_every")):
+            if int(entry.get(key) or 0):
+                target[name] = int(entry[key])
         found.append(target)
     return found
 
