@@ -159,7 +159,7 @@ class Report:
         if lines:
             lines.append(
                 "these CIs are this occasion's: they cover the rounds' spread, not what changes between campaigns (on the lab's "
-                "own machine the bridge mode's campaigns hours apart disagreed beyond their CIs); to answer for the machine, repeat "
+                "own machine, campaigns days apart disagreed beyond their CIs through docker-proxy); to answer for the machine, repeat "
                 f"the profile on other occasions and pool them: lab pool results/{self.campaign.manifest.get('campaign_id', '<id>')} …"
             )
         return lines
