@@ -22,7 +22,8 @@ def lab(*args: str, timeout: int = 900) -> subprocess.CompletedProcess[str]:
 
 
 def events(folder: Path) -> list[dict]:
-    return [json.loads(p.read_text()) for p in sorted((folder / "job_events").glob("*.json"))]
+    """ansible-runner's job events in the order they happened (by counter: the file names sort as text)."""
+    return sorted((json.loads(p.read_text()) for p in (folder / "job_events").glob("*.json")), key=lambda e: e["counter"])
 
 
 def facts(folder: Path, name: str) -> list[dict]:
