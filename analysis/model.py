@@ -58,6 +58,10 @@ SKEW_WARNING_S = 0.5
 # The runs of one sequential round started further apart than this (and than 3 times the
 # round's planned load) were split, e.g. across a resume: the pair did not share the machine's state.
 SPLIT_ROUND_S = 600.0
+# How a control's cost is known (gap.json controls[].known_from).
+KNOWN_BY_UNCOUNTED = "uncounted requests, the same traffic"
+KNOWN_BY_EXTRA = "extra requests, counted"
+KNOWN_BY_LOOP_TIME = "the loop's own CPU time (a floor)"
 
 
 @dataclass
@@ -171,10 +175,10 @@ class Report:
         in N not counted as served, so dearer per served request by exactly their share: checks the
         counting and the windows. Extra requests (extra_request_every): one request in N sent twice,
         the second not counted: real work, known by count if a request costs what a request costs;
-        either way `recovered` tests the instrument, with no timing in the known answer. Busy work (busy_loops): the
-        loop's own CPU time, sampled inside the service, is a floor of what it costs the request (it
-        may cost the rest of the request too: caches, branch predictors); `excess_pp` is the estimate
-        above that floor.
+        either way `recovered` tests the instrument, with no timing in the known answer. Busy work
+        (busy_loops): the loop's own CPU time, sampled inside the service, is a floor of what it
+        costs the request (it may cost the rest of the request too: caches, branch predictors);
+        `excess_pp` is the estimate above that floor.
         """
         ok = self.ok_runs()
         found = []
@@ -188,9 +192,9 @@ class Report:
             if not extra.empty:
                 # The gap is a geometric mean of per-round ratios: the known cost is averaged the same way.
                 known = (float(np.exp(np.log1p(extra / 100.0).mean())) - 1.0) * 100.0
-                known_from = "uncounted requests, the same traffic" if facts.get("uncounted_every") else "extra requests, counted"
+                known_from = KNOWN_BY_UNCOUNTED if facts.get("uncounted_every") else KNOWN_BY_EXTRA
             elif not busy.empty:
-                known, known_from = float(busy.mean()) / c.baseline_value * 100.0, "the loop's own CPU time (a floor)"
+                known, known_from = float(busy.mean()) / c.baseline_value * 100.0, KNOWN_BY_LOOP_TIME
             else:
                 continue
             found.append(
@@ -212,13 +216,14 @@ class Report:
         lines = []
         for k in self.controls():
             ci = f" (95% CI {k['ci95'][0]:+.2f} to {k['ci95'][1]:+.2f})" if k["ci95"] else " (no CI)"
-            if not k["known_from"].startswith("the loop"):
+            if k["known_from"] != KNOWN_BY_LOOP_TIME:
                 said = (
                     "recovered: the instrument measures a known cost as it is"
                     if k["recovered"]
                     else "NOT recovered: the instrument mis-states a cost known by count"
                 )
-                known = f"{k['injected_pct']:+.2f}% by count of {k['known_from'].split(',')[0]}"
+                counted = "uncounted requests" if k["known_from"] == KNOWN_BY_UNCOUNTED else "extra requests"
+                known = f"{k['injected_pct']:+.2f}% by count of {counted}"
                 lines.append(f"known-cost control {k['mode']}: {known}, measured {k['estimate_pct']:+.2f}%{ci}: {said}")
             else:
                 said = (
