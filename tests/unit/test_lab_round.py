@@ -98,6 +98,34 @@ def test_after_reads_each_modes_counters_and_checks_the_placement(
     assert [(a["item"], a["status"]) for a in found["after"]] == [("a", 200), ("gone", -1)]
 
 
+def test_every_walk_over_the_modes_goes_in_the_rounds_order(
+    lab_round: ModuleType, service: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No mode is always primed, placed or read first: the walks follow the round's order."""
+    placed: list[list[str]] = []
+    monkeypatch.setattr(lab_round, "cgroups", lambda spec, modes, check: placed.append(list(modes)) or {})
+    modes = {m: {"base": service, "container": f"lab-{m}"} for m in ("native", "b", "c")}
+    spec = _spec(tmp_path, modes, restart=False) | {"order": ["c", "native", "b"]}
+    found = lab_round.prepare(spec)
+    assert [p["item"][0] for p in found["primer"]][::2] == ["c", "native", "b"]
+    assert [a["item"] for a in lab_round.after(spec)["after"]] == ["c", "native", "b"]
+    assert placed == [["c", "native", "b"]] * 2
+    assert list(lab_round.in_order(spec | {"order": ["b"]})) == ["b", "native", "c"], "modes the order leaves out come last"
+
+
+def test_lab_cgroups_is_given_the_modes_in_the_rounds_order(lab_round: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    given: list[list[str]] = []
+
+    def run(argv: list[str], **_: Any) -> Any:
+        given.append(list(json.loads(argv[-1])["modes"]))
+        return type("Done", (), {"stdout": "{}", "returncode": 0, "stderr": ""})()
+
+    monkeypatch.setattr(lab_round.subprocess, "run", run)
+    spec = {"cgroups": {"modes": {"native": {}, "b": {}, "c": {}}}, "bin": str(tmp_path)}
+    lab_round.cgroups(spec, {"c": {}, "native": {}}, check=True)
+    assert given == [["c", "native"]]
+
+
 @pytest.mark.parametrize(
     ("spec", "message"),
     [

@@ -104,13 +104,29 @@ def write_round(
         (folder / name).write_text(json.dumps(content))
 
 
-def test_each_mode_holds_each_position_once_over_n_rounds() -> None:
-    modes = ["native", "docker", "docker_host"]
-    orders = [lab_round_order(modes, 1, r) for r in range(1, 4)]
-    for position in range(3):
-        assert sorted(order[position] for order in orders) == sorted(modes)
-    assert orders == [lab_round_order(modes, 1, r) for r in range(1, 4)]
-    assert lab_round_order(modes, 1, 4) == orders[0]
+def test_each_mode_holds_each_position_once_in_every_block_of_n_rounds() -> None:
+    modes = ["native", "native_b", "native_cost3", "native_extra3", "native_uncounted3"]
+    orders = [lab_round_order(modes, 1, r, "cal-x") for r in range(1, 51)]
+    for block in range(10):
+        for position in range(5):
+            assert sorted(o[position] for o in orders[5 * block : 5 * block + 5]) == sorted(modes)
+    assert orders == [lab_round_order(modes, 1, r, "cal-x") for r in range(1, 51)], "a resumed campaign gets the same orders"
+
+
+def test_which_mode_follows_which_is_redrawn_every_block_and_campaign() -> None:
+    """The old design (one seeded order rotated, the same seed in every campaign) put the same
+    mode after native in every round of every campaign; a neighbour's effect never averaged out."""
+    modes = ["native", "native_b", "native_cost3", "native_extra3", "native_uncounted3"]
+
+    def after_native(campaign: str, rounds: range) -> set[str]:
+        found = set()
+        for r in rounds:
+            order = lab_round_order(modes, 1, r, campaign)
+            found.add(order[(order.index("native") + 1) % len(order)])
+        return found
+
+    assert after_native("cal-x", range(1, 51)) == set(modes) - {"native"}
+    assert len({tuple(lab_round_order(modes, 1, 1, f"c{i}")) for i in range(20)}) > 10, "campaigns draw their own orders"
     with pytest.raises(AnsibleFilterError, match="no modes"):
         lab_round_order([], 1, 1)
 

@@ -6,7 +6,9 @@ usage: lab_round.py prepare SPEC_JSON
        lab_round.py round SPEC_JSON      (prepare, the load, after: a target that loads itself)
 
 SPEC_JSON: {"modes": {NAME: {"base": URL, "daemon": RESTART_FILE} | {"base": URL, "container": NAME}},
-            "restart": true, "timeout_s": 60, "cgroups": SPEC (lab_cgroups.py's), "bin": DIR}
+            "restart": true, "timeout_s": 60, "cgroups": SPEC (lab_cgroups.py's), "bin": DIR,
+            "order": [NAME, ...] (optional: the round's order of positions; every walk over the
+            modes, restarts, placement, priming and reading, goes in it, so no mode is always first)}
 
 prepare: a fresh instance of every mode at once (each mode's restart runs in its own thread: a
 daemon's recorded stop and start commands, RESTART_FILE, which the daemon role writes; a
@@ -97,10 +99,17 @@ def healthy(base: str, deadline: float) -> bool:
         time.sleep(POLL_S)
 
 
+def in_order(spec: dict[str, Any]) -> dict[str, Any]:
+    """The spec's modes in the round's order (spec["order"]), any not named there after them."""
+    modes: dict[str, Any] = spec["modes"]
+    first = [m for m in spec.get("order") or [] if m in modes]
+    return {m: modes[m] for m in first + [m for m in modes if m not in first]}
+
+
 def cgroups(spec: dict[str, Any], modes: dict[str, Any], check: bool) -> dict[str, Any]:
-    """lab_cgroups.py's report on `modes` (placed, or with `check` only looked at)."""
+    """lab_cgroups.py's report on `modes` (placed, or with `check` only looked at), in their order."""
     placed = dict(spec["cgroups"])
-    placed["modes"] = {m: how for m, how in placed["modes"].items() if m in modes}
+    placed["modes"] = {m: placed["modes"][m] for m in modes if m in placed["modes"]}
     argv = [f"{spec['bin']}/lab_cgroups.py", *(["--check"] if check else []), json.dumps(placed)]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
     try:
@@ -110,7 +119,7 @@ def cgroups(spec: dict[str, Any], modes: dict[str, Any], check: bool) -> dict[st
 
 
 def prepare(spec: dict[str, Any]) -> dict[str, Any]:
-    modes: dict[str, Any] = spec["modes"]
+    modes = in_order(spec)
     timings: dict[str, float] = {}
     started = time.monotonic()
     problems: dict[str, str] = {}
@@ -150,7 +159,7 @@ def prepare(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def after(spec: dict[str, Any]) -> dict[str, Any]:
-    modes: dict[str, Any] = spec["modes"]
+    modes = in_order(spec)
     started = time.monotonic()
     accounting = cgroups(spec, modes, check=True)
     stats = [get(f"{how['base']}/stats") | {"item": mode} for mode, how in modes.items()]

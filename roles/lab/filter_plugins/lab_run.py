@@ -4,8 +4,10 @@
   round's seeded order, the concurrent rounds already done) and the next run folder's number,
   from the run folders already recorded (a resumed campaign skips its ok runs).
 - lab_run_name: a run folder's name (analysis.contract).
-- lab_round_order: the positions of the modes in one concurrent round (a seeded base order,
-  rotated one place per round: over n rounds every mode holds every position once).
+- lab_round_order: the positions of the modes in one concurrent round (blocks of n rounds, each
+  block a fresh random order of the n modes rotated through its n places in a random sequence:
+  every mode holds every position once per block, and which mode follows which is re-drawn
+  every block and every campaign).
 - lab_targets / lab_k6_argv: the k6 command line of one load generator for one run or round.
 - lab_sequential_record / lab_concurrent_record: run.json from what was fetched and observed,
   the status and the error sentence included.
@@ -80,12 +82,26 @@ def lab_run_name(order: Any, unit: str, round_number: Any) -> str:
     return contract.run_name(int(order), unit, int(round_number))
 
 
-def lab_round_order(modes: list[str], seed: Any, round_number: Any) -> list[str]:
+def lab_round_order(modes: list[str], seed: Any, round_number: Any, campaign: Any = "") -> list[str]:
+    """The modes in the round's order of positions (k6's scenarios, lab_round.py's walks).
+
+    Rounds come in blocks of n (the number of modes). Each block draws its own order of the
+    modes (seeded by seed, campaign and block) and takes its n rotations in a random sequence:
+    within a block every mode holds every position once; across blocks and campaigns, which mode
+    sits next to which is random. Until 2026-12-07 one seeded order was rotated for the whole
+    campaign, and the seed was the same in every campaign: native was followed by the same
+    mode in every calibrate round of every campaign, so an effect of a neighbour could never
+    average out, in a campaign or over campaigns.
+    """
     if not modes:
         raise AnsibleFilterError("lab_round_order: no modes")
+    block, step = divmod(int(round_number) - 1, len(modes))
+    draw = random.Random(f"{seed}-{campaign}-{block}")
     base = list(modes)
-    random.Random(f"{seed}").shuffle(base)
-    shift = (int(round_number) - 1) % len(base)
+    draw.shuffle(base)
+    shifts = list(range(len(base)))
+    draw.shuffle(shifts)
+    shift = shifts[step]
     return base[shift:] + base[:shift]
 
 
