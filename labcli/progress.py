@@ -1,10 +1,19 @@
 """Campaign progress from ansible-runner events: what is running, how far along, the last number.
 
-The lab's run logic publishes its state as facts (`__lab_plan_summary`, `__lab_run`, `__lab_record`,
-`__lab_precision`, `__lab_stop_reason`); every `set_fact` result reaches ansible-runner as an event
-carrying those facts. `Progress.feed` reads them (never task names or stdout) and returns the
-lines to print: on a terminal one live line rewritten in place, elsewhere one line per finished
-run.
+The lab publishes its progress as one fact, `lab_event`, set by the lab role at each step worth
+showing; every `set_fact` result reaches ansible-runner as an event carrying it. Its types:
+
+- `{type: plan, design, baseline, primary_metric, modes, runs_total, max_rounds, max_minutes,
+  target_ci_pp}`: the campaign's plan, once, before the first run;
+- `{type: run, round, name, modes | mode}`: a concurrent round (modes in its order) or a
+  sequential run begins;
+- `{type: record, record}`: its run.json record (status, error, per_mode);
+- `{type: precision, widths: {mode: half_width_pp}, stop_reason}`: after each concurrent round,
+  the CI half-widths so far and why the campaign stops ("" while it goes on).
+
+`Progress.feed` reads those (never task names, stdout or the role's private facts) and returns
+the lines to print: on a terminal one live line rewritten in place, elsewhere one line per
+finished run.
 """
 
 from __future__ import annotations
@@ -70,16 +79,20 @@ class Progress:
         return self._facts(facts)
 
     def _facts(self, facts: Mapping[str, Any]) -> list[str]:
+        event = facts.get("lab_event")
+        if not isinstance(event, Mapping):
+            return []
+        kind = event.get("type")
         lines: list[str] = []
-        if "__lab_plan_summary" in facts:
-            self.plan = dict(facts["__lab_plan_summary"])
+        if kind == "plan":
+            self.plan = {k: v for k, v in event.items() if k != "type"}
             self.measure_started = self.clock()
-        if "__lab_run" in facts:
+        elif kind == "run":
             lines += self.flush()
-            self.current = dict(facts["__lab_run"])
-        if "__lab_record" in facts:
+            self.current = {k: v for k, v in event.items() if k != "type"}
+        elif kind == "record":
             lines += self.flush()
-            record = facts["__lab_record"]
+            record = event.get("record") or {}
             if record.get("status") == "ok":
                 self.runs_ok += 1
             else:
@@ -89,14 +102,13 @@ class Progress:
                 self.pending = dict(record)
             else:
                 lines.append(self.finished_line(record))
-        if "__lab_precision" in facts:
-            modes = (facts["__lab_precision"] or {}).get("modes") or {}
-            self.widths = {m: float(v["half_width_pp"]) for m, v in modes.items() if _finite(v.get("half_width_pp"))}
+        elif kind == "precision":
+            widths = event.get("widths") or {}
+            self.widths = {m: float(w) for m, w in widths.items() if _finite(w)}
             lines += self.flush()
-        if facts.get("__lab_stop_reason"):
-            lines += self.flush()
-            self.stop_reason = str(facts["__lab_stop_reason"])
-            lines.append(f"  stopped: {self.stop_reason}")
+            if event.get("stop_reason"):
+                self.stop_reason = str(event["stop_reason"])
+                lines.append(f"  stopped: {self.stop_reason}")
         return lines
 
     def flush(self) -> list[str]:

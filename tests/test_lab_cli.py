@@ -73,9 +73,12 @@ def test_a_smoke_campaign_through_lab_bench(smoke: subprocess.CompletedProcess[s
     assert "TASK [lab : Run the round in one call (restart, place, prime, load, check, record)]" in log and "PLAY RECAP" in log, (
         "the full log keeps what the progress hides"
     )
-    records = facts(artifacts, "__lab_record")
+    published = facts(artifacts, "lab_event")
+    records = [e["record"] for e in published if e["type"] == "record"]
     assert [r["round"] for r in records] == [1, 2] and all(r["status"] == "ok" for r in records)
-    assert facts(artifacts, "__lab_plan_summary")[0]["primary_metric"] == "cpu_us_per_request"
+    assert [e["primary_metric"] for e in published if e["type"] == "plan"] == ["cpu_us_per_request"]
+    assert [e["round"] for e in published if e["type"] == "run"] == [1, 2]
+    assert [e["type"] for e in published if e["type"] == "precision"] == ["precision"] * 2
     lab_file = json.loads((results / "cli-smoke" / "lab.json").read_text())
     assert lab_file["rc"] == 0 and lab_file["status"] == "successful"
 
