@@ -28,7 +28,7 @@ smoke: $(VENV)/.installed ## One short round over every mode
 aa: $(VENV)/.installed ## A/A control: two identical native deployments, the gap must be 0 within its CI
 	$(LAB) bench --profile aa $(ARGS)
 
-calibrate: $(VENV)/.installed ## Known-effect control: native with ~3% and ~1% of injected busy work
+calibrate: $(VENV)/.installed ## Known-effect controls: native's twin, ~3% of busy work, 3.03% known by count
 	$(LAB) bench --profile calibrate $(ARGS)
 
 latency: $(VENV)/.installed ## Latency at a fixed offered load below capacity, every mode at once
