@@ -25,7 +25,6 @@ import json
 import math
 import warnings
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +33,7 @@ import pandas as pd
 import statsmodels.formula.api as smf
 from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
-from analysis.model import Report
+from analysis.model import Report, epoch
 from analysis.stats import by_round, rounded
 
 
@@ -108,13 +107,13 @@ def costs(report: Report) -> tuple[float | None, float | None]:
     or the manifest's start to the manifest's finish)."""
     times = []
     for run in report.campaign.runs:
-        start, end = _moment(run.meta.get("started_at")), _moment(run.meta.get("finished_at"))
+        start, end = epoch(run.meta.get("started_at")), epoch(run.meta.get("finished_at"))
         if start is not None and end is not None:
             times.append((start, end))
     manifest = report.campaign.manifest
     lab = report.campaign.path.parent / "lab.json"
-    began = _moment(_read_started(lab)) or _moment(manifest.get("started_at"))
-    ended = _moment(manifest.get("finished_at"))
+    began = epoch(_read_started(lab)) or epoch(manifest.get("started_at"))
+    ended = epoch(manifest.get("finished_at"))
     if not times or began is None or ended is None:
         return None, None
     first, last = min(t[0] for t in times), max(t[1] for t in times)
@@ -232,8 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
     import sys
 
-    from analysis.load import CampaignError
-    from analysis.model import build
+    from analysis.model import build_or_say
     from analysis.report import publish_json
 
     parser = argparse.ArgumentParser(
@@ -242,10 +240,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("campaign", type=Path)
     parser.add_argument("--json", type=Path, help="also write the table as JSON")
     args = parser.parse_args(argv)
-    try:
-        report = build(args.campaign)
-    except CampaignError as exc:
-        print(f"components: {exc}", file=sys.stderr)
+    report = build_or_say("components", args.campaign)
+    if report is None:
         return 2
     rows = levels(report)
     if not rows:
@@ -258,15 +254,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.json and not publish_json(args.json, {"campaign": report.campaign_id, "levels": rows}, "components"):
         return 2
     return 0
-
-
-def _moment(text: object) -> float | None:
-    if not isinstance(text, str):
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
 
 
 def _read_started(path: Path) -> str | None:

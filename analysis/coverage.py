@@ -21,8 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from analysis.load import CampaignError
-from analysis.model import baseline_of, build, primary_metric_of
+from analysis.model import baseline_of, build_or_say, primary_metric_of
 from analysis.precision import coverage, procedure_coverage, width_rule_coverage
 from analysis.stats import by_round
 
@@ -42,10 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stage-one", type=int, help="--procedure: first-stage rounds (default: the manifest's min_rounds)")
     parser.add_argument("--max-rounds", type=int, help="--procedure: the round cap (default: the manifest's max_rounds)")
     args = parser.parse_args(argv)
-    try:
-        report = build(args.campaign)
-    except CampaignError as exc:
-        print(f"coverage: {exc}", file=sys.stderr)
+    report = build_or_say("coverage", args.campaign)
+    if report is None:
         return 2
     mode = args.mode or min(report.aa_modes, default=None)
     if mode is None:

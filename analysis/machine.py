@@ -25,7 +25,7 @@ from typing import Any
 
 from scipy import stats
 
-from analysis import schema
+from analysis import rules, schema
 
 MODE_DEFINITION = ("kind", "network", "client", "seccomp")
 
@@ -33,7 +33,9 @@ MODE_DEFINITION = ("kind", "network", "client", "seccomp")
 def comparable_facts(manifest: dict[str, Any]) -> dict[str, Any]:
     """What must be equal for two campaigns to measure the same thing."""
     host = manifest.get("host", {})
-    profile = {k: v for k, v in manifest.get("profile", {}).items() if k not in ("rounds",)}
+    # With the defaults filled in: a manifest that recorded the profile as given (before
+    # 2026-12-07) and one that recorded it resolved mean the same.
+    profile = {k: v for k, v in rules.with_defaults(manifest.get("profile")).items() if k not in ("rounds",)}
     return {
         "host": {k: host.get(k) for k in ("cpu_model", "cores", "memory_mb", "kernel")},
         "profile": profile,

@@ -5,6 +5,7 @@ by analysis.render, pooled across targets by analysis.fleet, written by analysis
 imports none of them: the layers go load -> stats -> model -> fleet/render -> report.
 """
 
+import sys
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -156,9 +157,9 @@ class Report:
             if s is None or s.ci95[0] <= 0 <= s.ci95[1]:
                 continue
             lines.append(
-                f"{c.mode}: its gap moves {s.slope:+.2f} pp for each 1% the machine is slower ({self.baseline}'s CPU per request; "
-                f"95% CI {s.ci95[0]:+.2f} to {s.ci95[1]:+.2f}, {s.n_pairs} rounds over {s.baseline_range[0]:.0f}-"
-                f"{s.baseline_range[1]:.0f} µs): the gap belongs to this machine state; a campaign at another speed finds another"
+                f"{c.mode}: its gap moves {s.slope:+.2f} pp for each 1% the machine is slower (the round's speed: {s.axis} CPU per "
+                f"request; 95% CI {s.ci95[0]:+.2f} to {s.ci95[1]:+.2f}, {s.n_pairs} rounds over {s.speed_range[0]:.0f}-"
+                f"{s.speed_range[1]:.0f} µs): the gap belongs to this machine state; a campaign at another speed finds another"
             )
         if lines:
             lines.append(
@@ -439,7 +440,7 @@ def warnings_for(campaign: Campaign, runs: pd.DataFrame, found: list[Comparison]
             f"(median {idle['service_core_busy'].median():.0%}): throughput measures the database or the load generator, "
             "not the service; compare CPU per request or latency"
         )
-    if profile.get("records_source", "database") == "database" and manifest_design(campaign) == "sequential":
+    if profile.get("records_source", rules.PROFILE_DEFAULTS["records_source"]) == "database" and manifest_design(campaign) == "sequential":
         notes.append(
             "every request goes through the database: where the database is the bottleneck (the embedded one serves ~20 "
             "queries/s here) it hides the container's cost; the capacity profile (records from memory, modes loaded at once) "
@@ -528,7 +529,7 @@ def round_blocks(campaign: Campaign) -> list[list[int]]:
         return []
     starts = {}
     for run in campaign.runs:
-        moment = _epoch(run.meta.get("started_at"))
+        moment = epoch(run.meta.get("started_at"))
         if run.problem is None and moment is not None:
             starts[int(run.meta["round"])] = moment
     try:
@@ -538,7 +539,8 @@ def round_blocks(campaign: Campaign) -> list[list[int]]:
     return rules.blocks(starts, pause)
 
 
-def _epoch(text: object) -> float | None:
+def epoch(text: object) -> float | None:
+    """An ISO time the lab wrote (…Z) as seconds since the epoch; None when it is not one."""
     if not isinstance(text, str):
         return None
     try:
@@ -586,6 +588,15 @@ def is_saturating(campaign: Campaign) -> bool:
 
 def manifest_design(campaign: Campaign) -> str:
     return str(campaign.manifest["design"])
+
+
+def build_or_say(prog: str, folder: Path) -> Report | None:
+    """build(folder) for a command line: None, with "<prog>: <why>" on stderr, when it cannot be read."""
+    try:
+        return build(folder)
+    except CampaignError as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return None
 
 
 def build(folder: Path) -> Report:

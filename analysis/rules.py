@@ -25,13 +25,50 @@ DEFAULT_MAX_OTHER_WORK = 0.10
 # (occasions): the machine's state moves over hours (docs/2026-11-29-campaigns.md).
 DEFAULT_MAX_PAUSE_MIN = 30.0
 STOPPING_RULE = "stein_two_stage"
+# What a profile key means when a profile leaves it out: the one place (the lab resolves every
+# profile through resolve_profile; the report reads older manifests through the same table).
+PROFILE_DEFAULTS: dict[str, Any] = {
+    "design": "sequential",
+    "records_source": "database",
+    "primary_metric": "throughput_rps",
+    "target_ci_pp": 0,
+    "max_minutes": 0,
+    "max_error_rate": 0.01,
+    "rate": 0,
+    "sleep_s": 0,
+    "ladder": [],
+    "max_other_work": DEFAULT_MAX_OTHER_WORK,
+    "max_pause_min": DEFAULT_MAX_PAUSE_MIN,
+    "block_rounds": 0,
+    "block_resets": [],
+}
+PROFILE_REQUIRED = ("executor", "vus", "warmup_s", "measure_s", "rounds", "client_lifecycle", "modes")
+
+
+def resolve_profile(name: str, profile: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The profile with every default applied (PROFILE_DEFAULTS; restart_each_round: true for a
+    concurrent design), or ValueError naming the missing key."""
+    if not isinstance(profile, Mapping):
+        raise ValueError(f"lab_profiles.{name} is {profile!r}: a mapping of profile keys")
+    missing = [key for key in PROFILE_REQUIRED if key not in profile]
+    if missing:
+        raise ValueError(f"lab_profiles.{name} has no {', '.join(missing)} (every profile needs {', '.join(PROFILE_REQUIRED)})")
+    return with_defaults(profile)
+
+
+def with_defaults(profile: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A profile (as given, or as an older manifest recorded it) with PROFILE_DEFAULTS filled in:
+    two campaigns' profiles compare equal when they mean the same."""
+    found = PROFILE_DEFAULTS | {k: v for k, v in (profile or {}).items() if v is not None}
+    found.setdefault("restart_each_round", found["design"] == "concurrent")
+    return found
 
 
 def max_other_work(profile: Mapping[str, Any] | None) -> float:
     """The profile's threshold of other work on the service core, or the default."""
     value = (profile or {}).get("max_other_work")
     if value is None:
-        return DEFAULT_MAX_OTHER_WORK
+        return float(PROFILE_DEFAULTS["max_other_work"])
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
         raise ValueError(f"max_other_work is {value!r}: a share of the service core above 0 (e.g. 0.10)")
     return float(value)
@@ -48,7 +85,7 @@ def exclusion(meta: Mapping[str, Any], profile: Mapping[str, Any] | None) -> str
 
 def max_pause_s(profile: Mapping[str, Any] | None) -> float:
     """The profile's longest pause between two rounds of one block, in seconds (`max_pause_min`)."""
-    value = (profile or {}).get("max_pause_min", DEFAULT_MAX_PAUSE_MIN)
+    value = (profile or {}).get("max_pause_min", PROFILE_DEFAULTS["max_pause_min"])
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
         raise ValueError(f"max_pause_min is {value!r}: minutes above 0 (e.g. 30)")
     return float(value) * 60.0

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from analysis import contract
+from analysis.rules import PROFILE_DEFAULTS
 
 SCHEMA_VERSION = 3
 LEGACY_BASELINE = "native"
@@ -52,8 +53,10 @@ def migrate_manifest(manifest: dict[str, Any], path: Path) -> dict[str, Any]:
         if not isinstance(found.get(key), kind):
             raise SchemaError(f"{path}: {key} is {found.get(key)!r} (expected an object)")
     found["baseline"] = str(found.get("baseline") or LEGACY_BASELINE)
-    found["primary_metric"] = str(found.get("primary_metric") or found["profile"].get("primary_metric") or "throughput_rps")
-    found["design"] = str(found.get("design") or "sequential")
+    found["primary_metric"] = str(
+        found.get("primary_metric") or found["profile"].get("primary_metric") or PROFILE_DEFAULTS["primary_metric"]
+    )
+    found["design"] = str(found.get("design") or PROFILE_DEFAULTS["design"])
     modes = {m: dict(f) if isinstance(f, dict) else {} for m, f in found["modes"].items()}
     for facts in modes.values():
         facts.setdefault("client", LEGACY_CLIENT)

@@ -149,15 +149,21 @@ def gap_pct(metric: str, baseline: Any, value: Any) -> Any:
 @dataclass
 class SpeedDependence:
     """How a gap moves with the machine's speed within a campaign: the per-round log-ratio (pp)
-    regressed on the per-round log of the baseline's CPU per request (pp), so `slope` is the
-    change of the gap in pp for each 1% the baseline is slower. The A/A campaign aa-7 gave 0.01
-    (r 0.03): the baseline's own noise in both axes does not make a slope."""
+    regressed on the round's speed (pp), so `slope` is the change of the gap in pp for each 1%
+    the machine is slower. The speed axis must not contain either side's own noise: with the
+    baseline's CPU per request as the axis (until 2026-12-07), the baseline's instance noise sat
+    in both axes with opposite signs and made a negative slope out of nothing (cal-r1: the A/A
+    twin native_b -0.26 pp per %, CI -0.37 to -0.14; regression to the mean). The axis is the
+    round's mean log CPU per request over the *other* modes (independent of both sides), or,
+    with no other mode, the mean of the two sides (Bland-Altman: unbiased when both have the
+    same noise). `axis` says which; `speed_range` is its range as a CPU per request (µs)."""
 
     slope: float
     ci95: tuple[float, float]
     p_value: float
     n_pairs: int
-    baseline_range: tuple[float, float]
+    speed_range: tuple[float, float]
+    axis: str = "the other modes' mean"
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -165,15 +171,21 @@ class SpeedDependence:
             "ci95": [rounded(self.ci95[0]), rounded(self.ci95[1])],
             "p_value": rounded(self.p_value, 6),
             "n_pairs": self.n_pairs,
-            "baseline_range": [rounded(self.baseline_range[0]), rounded(self.baseline_range[1])],
+            "axis": self.axis,
+            "speed_range": [rounded(self.speed_range[0]), rounded(self.speed_range[1])],
         }
 
 
-def speed_dependence(baseline: np.ndarray, mode: np.ndarray) -> SpeedDependence | None:
-    """None below MIN_SPEED_ROUNDS pairs or when the baseline never moved."""
+def speed_dependence(baseline: np.ndarray, mode: np.ndarray, others: np.ndarray | None = None) -> SpeedDependence | None:
+    """None below MIN_SPEED_ROUNDS pairs or when the machine never moved. others: per round, the
+    geometric mean of the other modes' values (NaN-free, aligned with the pairs), or None."""
     if len(baseline) < MIN_SPEED_ROUNDS:
         return None
-    x = 100.0 * np.log(baseline)
+    if others is not None and len(others) == len(baseline):
+        level, axis = np.asarray(others, dtype=float), "the other modes' mean"
+    else:
+        level, axis = np.sqrt(baseline * mode), "the two modes' mean"
+    x = 100.0 * np.log(level)
     if np.ptp(x) == 0:
         return None
     fit = stats.linregress(x, 100.0 * np.log(mode / baseline))
@@ -183,8 +195,20 @@ def speed_dependence(baseline: np.ndarray, mode: np.ndarray) -> SpeedDependence 
         (float(fit.slope) - half, float(fit.slope) + half),
         float(fit.pvalue),
         len(x),
-        (float(baseline.min()), float(baseline.max())),
+        (float(level.min()), float(level.max())),
+        axis,
     )
+
+
+def other_modes_level(ok: pd.DataFrame, metric: str, pair: tuple[str, str], rounds: pd.Index) -> np.ndarray | None:
+    """Per round in `rounds`, the geometric mean of `metric` over the modes other than `pair`
+    that have it in every one of those rounds; None when there is no such mode."""
+    wide = ok.pivot_table(index="round", columns="mode", values=metric, aggfunc="mean").reindex(rounds)
+    others = [c for c in wide.columns if c not in pair and bool((wide[c] > 0).all())]
+    if not others:
+        return None
+    level: np.ndarray = np.exp(np.log(wide[others].to_numpy(dtype=float)).mean(axis=1))
+    return level
 
 
 @dataclass
@@ -266,7 +290,7 @@ def compare(ok: pd.DataFrame, mode: str, metric: str, baseline: str = BASELINE, 
         gap.half_width_pp,
         gap.mde_pct(),
         pairs_for_half_width(gap.sd_log, TARGET_HALF_WIDTH_PP, gap.mean_log),
-        speed=speed_dependence(b, m) if metric == SPEED_METRIC else None,
+        speed=speed_dependence(b, m, other_modes_level(ok, metric, (baseline, mode), pairs.index)) if metric == SPEED_METRIC else None,
     )
 
 

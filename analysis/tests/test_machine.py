@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from scipy import stats
 
+from analysis import rules
 from analysis.model import build
 from analysis.report import main
 
@@ -77,3 +78,36 @@ def test_earlier_comparable_campaigns_are_pooled_by_name_and_the_others_are_not(
     # Reporting an earlier campaign again looks only at the ones before it.
     assert row(gap_json(folders[0]))["occasions"] == 1
     assert build(folders[1]).earlier[0].campaign == "day-1"
+
+
+def test_a_profile_recorded_resolved_pools_with_one_recorded_as_given(tmp_path: Path) -> None:
+    """Since 2026-12-07 the manifest records the profile with its defaults filled in; an earlier
+    campaign's profile, recorded as given, means the same and is pooled with it."""
+    earlier = campaign(tmp_path, "given", "2026-12-01T10:00:00Z", 1.0)
+    gap_json(earlier)
+    profile = json.loads((earlier / "manifest.json").read_text())["profile"]
+    resolved = rules.with_defaults(profile)
+    assert resolved != profile, "the fixture's profile leaves defaults out"
+    later = campaign(tmp_path, "resolved", "2026-12-02T10:00:00Z", 1.2, profile=resolved)
+    assert row(gap_json(later))["occasions"] == 2
+    other = campaign(tmp_path, "other", "2026-12-03T10:00:00Z", 1.2, profile=resolved | {"max_other_work": 0.2})
+    assert row(gap_json(other))["occasions"] == 1, "a profile that differs in a default's value is another measurement"
+
+
+def test_a_profile_is_resolved_once_with_its_defaults_or_refused_by_name() -> None:
+    given = {
+        "executor": "constant-vus",
+        "vus": 8,
+        "warmup_s": 3,
+        "measure_s": 6,
+        "rounds": 15,
+        "client_lifecycle": "shared",
+        "modes": ["native"],
+    }
+    resolved = rules.resolve_profile("p", given | {"design": "concurrent", "rate": None})
+    assert resolved["records_source"] == "database" and resolved["max_other_work"] == 0.10 and resolved["rate"] == 0
+    assert resolved["restart_each_round"] is True and rules.resolve_profile("p", given)["restart_each_round"] is False
+    with pytest.raises(ValueError, match="lab_profiles.p has no vus, modes"):
+        rules.resolve_profile("p", {k: v for k, v in given.items() if k not in ("vus", "modes")})
+    with pytest.raises(ValueError, match="lab_profiles.p is 'x': a mapping"):
+        rules.resolve_profile("p", "x")  # type: ignore[arg-type]

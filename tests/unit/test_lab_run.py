@@ -4,6 +4,7 @@ import gzip
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 import time
@@ -20,6 +21,7 @@ from lab_run import (
     lab_k6_argv,
     lab_plan,
     lab_precision,
+    lab_profile_resolved,
     lab_round_order,
     lab_run_name,
     lab_sequential_record,
@@ -754,3 +756,22 @@ def test_a_round_whose_mode_did_not_come_back_fails_naming_it(tmp_path: Path, la
     record = plugin.round_record(tmp_path, RUN | {"modes": ["native", "docker"]}, report, {"native": "x", "docker": "y"})
     assert record["status"] == "failed"
     assert record["error"].startswith("modes did not come back after their restart (docker: no 200 from /health within 60 s)")
+
+
+def test_every_profile_resolves_and_no_task_defaults_a_profile_key() -> None:
+    """Typed profiles, resolved once: lab_profile_resolved (analysis.rules) is the one place a
+    profile key gets its default; the roles and playbooks read the resolved profile."""
+    profiles = yaml.safe_load((PROJECT / "inventory" / "group_vars" / "all" / "profiles.yml").read_text())["lab_profiles"]
+    for name, profile in profiles.items():
+        resolved = lab_profile_resolved(profile, name)
+        assert {"design", "records_source", "primary_metric", "max_error_rate", "restart_each_round"} <= set(resolved), name
+    with pytest.raises(AnsibleFilterError, match="lab_profiles.broken has no executor"):
+        lab_profile_resolved({k: v for k, v in profiles["capacity"].items() if k != "executor"}, "broken")
+    pattern = re.compile(r"(_lab_profile|_profile)\.[a-z_]+ *\| *default\(")
+    offenders = [
+        f"{path.relative_to(PROJECT)}:{number}"
+        for path in [*(PROJECT / "roles").rglob("*.yml"), *(PROJECT / "playbooks").glob("*.yml")]
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        if pattern.search(line)
+    ]
+    assert offenders == []

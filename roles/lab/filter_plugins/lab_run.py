@@ -4,6 +4,7 @@
   round's seeded order, the concurrent rounds already done) and the next run folder's number,
   from the run folders already recorded (a resumed campaign skips its ok runs).
 - lab_run_name: a run folder's name (analysis.contract).
+- lab_profile_resolved: a profile with its defaults (analysis.rules.PROFILE_DEFAULTS).
 - lab_round_order: the positions of the modes in one concurrent round (blocks of n rounds, each
   block a fresh random order of the n modes rotated through its n places in a random sequence:
   every mode holds every position once per block, and which mode follows which is re-drawn
@@ -82,6 +83,15 @@ def lab_run_name(order: Any, unit: str, round_number: Any) -> str:
     return contract.run_name(int(order), unit, int(round_number))
 
 
+def lab_profile_resolved(profile: Any, name: Any) -> dict[str, Any]:
+    """The profile with every default applied (analysis.rules.resolve_profile): the one place a
+    profile key gets its default; a profile without a required key is refused by name."""
+    try:
+        return rules.resolve_profile(str(name), profile)
+    except ValueError as exc:
+        raise AnsibleFilterError(str(exc)) from None
+
+
 def lab_round_order(modes: list[str], seed: Any, round_number: Any, campaign: Any = "") -> list[str]:
     """The modes in the round's order of positions (k6's scenarios, lab_round.py's walks).
 
@@ -137,19 +147,20 @@ def lab_k6_argv(
     """
     if not targets:
         raise AnsibleFilterError("lab_k6_argv: no target to load")
+    profile = rules.PROFILE_DEFAULTS | {k: v for k, v in profile.items() if v is not None}
     config = {
         "targets": targets,
         "executor": profile["executor"],
         "vus": int(profile["vus"]),
-        "rate": int(profile.get("rate") or 0),
-        "sleep_s": float(profile.get("sleep_s") or 0),
+        "rate": int(profile["rate"]),
+        "sleep_s": float(profile["sleep_s"]),
         "warmup_s": int(profile["warmup_s"]),
         "measure_s": int(profile["measure_s"]),
         "summary_path": f"{scratch}/summary.json",
-        "max_error_rate": float(profile.get("max_error_rate", 0.01)),
+        "max_error_rate": float(profile["max_error_rate"]),
         # Several modes at a fixed rate each: a random start within each request's slot (lab.js).
         "jitter_s": round(1.0 / float(profile["rate"]), 6)
-        if profile["executor"] == "constant-arrival-rate" and len(targets) > 1 and float(profile.get("rate") or 0) > 0
+        if profile["executor"] == "constant-arrival-rate" and len(targets) > 1 and float(profile["rate"]) > 0
         else 0.0,
     }
     index, count = (int(x) for x in k6.get("segment", (0, 1)))
@@ -631,4 +642,5 @@ class FilterModule:
             "lab_cgroup_modes": lab_cgroup_modes,
             "lab_round_spec": lab_round_spec,
             "lab_block": lab_block,
+            "lab_profile_resolved": lab_profile_resolved,
         }
