@@ -530,9 +530,12 @@ def lab_block(round_number: Any, profile: dict[str, Any]) -> dict[str, Any]:
     return {"index": index, "reset": began_with if first else None, "began_with": began_with}
 
 
-def lab_round_spec(cgroup_spec: dict[str, Any], bases: dict[str, str], daemon_dir: str, restart: bool, bin_dir: str) -> dict[str, Any]:
+def lab_round_spec(
+    cgroup_spec: dict[str, Any], bases: dict[str, str], daemon_dir: str, restart: bool, bin_dir: str, order: list[str] | None = None
+) -> dict[str, Any]:
     """lab_round.py's SPEC_JSON: each mode's address, how it restarts (a daemon's recorded stop
-    and start commands, a container by name), the cgroup spec, where lab_cgroups.py is."""
+    and start commands, a container by name), the cgroup spec, where lab_cgroups.py is, and the
+    round's order of the modes (every walk over them follows it)."""
     modes: dict[str, Any] = {}
     for mode, how in cgroup_spec["modes"].items():
         if "container" in how:
@@ -540,7 +543,9 @@ def lab_round_spec(cgroup_spec: dict[str, Any], bases: dict[str, str], daemon_di
         else:
             modes[mode] = {"base": bases[mode], "daemon": f"{daemon_dir}/service-{mode}.restart.json"}
     # A mode not restarted answers /health at once or is down: then recovery, not a long wait.
-    return {"modes": modes, "restart": bool(restart), "timeout_s": 60 if restart else 5, "cgroups": cgroup_spec, "bin": bin_dir}
+    return {"modes": modes, "restart": bool(restart), "timeout_s": 60 if restart else 5, "cgroups": cgroup_spec, "bin": bin_dir} | (
+        {"order": list(order)} if order else {}
+    )
 
 
 def lab_sha256(text: str) -> str:
@@ -604,6 +609,8 @@ def lab_precision(
         "rounds_planned": max(planned) if widths and len(planned) == len(widths) else None,
         "excluded": excluded,
         "modes": widths,
+        # Each mode's half-width alone: what lab_event's precision event shows.
+        "half_widths_pp": {m: w["half_width_pp"] for m, w in widths.items()},
         "target_pp": target_pp,
         "reached": done,
     }
