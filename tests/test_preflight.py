@@ -41,11 +41,19 @@ BAD_PROFILE = {
                 "lab_modes": ["native", "native_b"],
                 "lab_mode_catalog": {"native": {"kind": "native", "port": 8101}, "native_b": {"kind": "vm", "port": 8102}},
             },
-            "mode native_b: kind is 'vm' (one of native, rootfs, docker",
+            "lab_mode_catalog.native_b.kind is 'vm' (one of native, rootfs, docker",
+        ),
+        (
+            {
+                "lab_modes": ["native", "native_b"],
+                "lab_mode_catalog": {"native": {"kind": "native", "port": 8101}, "native_b": {"kind": "native", "port": 8101}},
+            },
+            "lab_mode_catalog.native_b.port is 8101, the port of native too: two modes of a campaign cannot listen on one port",
         ),
         (
             {"lab_modes": ["native", "docker"], "lab_nat_address": "127.0.0.1"},
-            "a remote client needs lab_nat_address, an address of the target that is not loopback (is '127.0.0.1')",
+            "lab_mode_catalog.docker.client is remote: a remote client needs lab_nat_address, "
+            "an address of the target that is not loopback (is '127.0.0.1')",
         ),
         ({"lab_profile": "ladder", "lab_modes": ["native", "docker"]}, "profile ladder: ladder is ['native', 'native_rootfs'"),
         ({"lab_rounds": -1}, "lab_rounds is '-1' (expected a whole number"),
@@ -85,15 +93,15 @@ BAD_PROFILE = {
         ),
         (
             {"lab_mode_catalog": {"native": {"kind": "native", "port": 8101, "busy_loops": "lots"}}, "lab_modes": ["native"]},
-            "busy_loops is 'lots' (optional, a whole number 0-10000000)",
+            "lab_mode_catalog.native.busy_loops is 'lots' (optional, a whole number 0-10000000)",
         ),
         (
             {
                 "lab_mode_catalog": {"native": {"kind": "native", "port": 8101, "twin_of": "nativ", "extra_request_every": 1}},
                 "lab_modes": ["native"],
             },
-            "twin_of is 'nativ' (optional, a mode of the catalog); extra_request_every is '1' and uncounted_every is '0' "
-            "(optional, a whole number 2-10000, one of the two, in a concurrent profile only",
+            "lab_mode_catalog.native.twin_of is 'nativ' (optional, another mode of the catalog); "
+            "lab_mode_catalog.native.extra_request_every is 1 (optional, a whole number 2-10000)",
         ),
         ({"lab_service_hash_seed": "-1"}, "lab_service_hash_seed is '-1': a whole number 0-4294967295 (PYTHONHASHSEED), or random"),
         ({"lab_k6_dashboard": "maybe"}, "argument 'lab_k6_dashboard' is of type str and we were unable to convert to bool"),

@@ -17,6 +17,7 @@ import pytest
 import yaml
 from lab_run import (
     AnsibleFilterError,
+    lab_catalog_resolved,
     lab_concurrent_record,
     lab_k6_argv,
     lab_plan,
@@ -767,11 +768,32 @@ def test_every_profile_resolves_and_no_task_defaults_a_profile_key() -> None:
         assert {"design", "records_source", "primary_metric", "max_error_rate", "restart_each_round"} <= set(resolved), name
     with pytest.raises(AnsibleFilterError, match="lab_profiles.broken has no executor"):
         lab_profile_resolved({k: v for k, v in profiles["capacity"].items() if k != "executor"}, "broken")
-    pattern = re.compile(r"(_lab_profile|_profile)\.[a-z_]+ *\| *default\(")
-    offenders = [
+    assert task_lines_matching(r"(_lab_profile|_profile)\.[a-z_]+ *\| *default\(") == []
+
+
+def test_every_mode_resolves_and_no_task_defaults_a_mode_key() -> None:
+    """The mode catalog, resolved once (analysis.catalog): every mode of modes.yml resolves with
+    MODE_DEFAULTS filled in, a broken entry is refused by its key, and no role or playbook gives
+    a catalog key a default of its own."""
+    modes_yml = yaml.safe_load((PROJECT / "inventory" / "group_vars" / "all" / "modes.yml").read_text())
+    entries, kinds = modes_yml["lab_mode_catalog"], modes_yml["lab_mode_kinds"]
+    resolved = lab_catalog_resolved(entries, kinds)
+    assert set(resolved) == set(entries)
+    assert resolved["native"]["client"] == "loopback" and resolved["docker"]["client"] == "remote"
+    assert resolved["native_b"]["twin_of"] == "native" and resolved["native"]["twin_of"] is None
+    with pytest.raises(AnsibleFilterError, match=r"lab_mode_catalog.native.port is 80 \(a whole number 1024-65535\)"):
+        lab_catalog_resolved(entries | {"native": {"kind": "native", "port": 80}}, kinds, ["native"])
+    # A broken entry outside the campaign's modes does not refuse the campaign.
+    assert lab_catalog_resolved(entries | {"native_b": {"kind": "vm"}}, kinds, ["native"])["native"]["port"] == 8101
+    assert task_lines_matching(r"(catalog\[[a-z_.]+\]|_entry)\.[a-z_]+ *\| *default\(") == []
+
+
+def task_lines_matching(pattern: str) -> list[str]:
+    """file:line of every line of the roles' and playbooks' YAML that matches `pattern`."""
+    found = re.compile(pattern)
+    return [
         f"{path.relative_to(PROJECT)}:{number}"
         for path in [*(PROJECT / "roles").rglob("*.yml"), *(PROJECT / "playbooks").glob("*.yml")]
         for number, line in enumerate(path.read_text().splitlines(), start=1)
-        if pattern.search(line)
+        if found.search(line)
     ]
-    assert offenders == []

@@ -5,6 +5,8 @@
   from the run folders already recorded (a resumed campaign skips its ok runs).
 - lab_run_name: a run folder's name (analysis.contract).
 - lab_profile_resolved: a profile with its defaults (analysis.rules.PROFILE_DEFAULTS).
+- lab_catalog_resolved / lab_catalog_problems: the mode catalog with its defaults
+  (analysis.catalog.MODE_DEFAULTS), and what is wrong with a campaign's modes.
 - lab_round_order: the positions of the modes in one concurrent round (blocks of n rounds, each
   block a fresh random order of the n modes rotated through its n places in a random sequence:
   every mode holds every position once per block, and which mode follows which is re-drawn
@@ -41,7 +43,7 @@ PROJECT = Path(__file__).resolve().parents[3]
 if str(PROJECT) not in sys.path:
     sys.path.insert(0, str(PROJECT))
 
-from analysis import contract, rules, schema  # noqa: E402
+from analysis import catalog, contract, rules, schema  # noqa: E402
 from analysis.precision import paired_gap, stein_rounds  # noqa: E402
 from analysis.window import WindowError, other_work, windows  # noqa: E402
 
@@ -90,6 +92,20 @@ def lab_profile_resolved(profile: Any, name: Any) -> dict[str, Any]:
         return rules.resolve_profile(str(name), profile)
     except ValueError as exc:
         raise AnsibleFilterError(str(exc)) from None
+
+
+def lab_catalog_resolved(entries: Any, kinds: Any, modes: Any = None) -> dict[str, Any]:
+    """The mode catalog with every default applied (analysis.catalog.resolve_catalog), the
+    modes given checked: the one place a mode key gets its default."""
+    try:
+        return catalog.resolve_catalog(entries, kinds, modes)
+    except ValueError as exc:
+        raise AnsibleFilterError(str(exc)) from None
+
+
+def lab_catalog_problems(entries: Any, kinds: Any, modes: Any, design: Any = None, nat_address: Any = None) -> list[str]:
+    """What is wrong with a campaign's modes, each problem naming its catalog key."""
+    return catalog.catalog_problems(entries, kinds, modes, design, nat_address)
 
 
 def lab_round_order(modes: list[str], seed: Any, round_number: Any, campaign: Any = "") -> list[str]:
@@ -650,4 +666,6 @@ class FilterModule:
             "lab_round_spec": lab_round_spec,
             "lab_block": lab_block,
             "lab_profile_resolved": lab_profile_resolved,
+            "lab_catalog_resolved": lab_catalog_resolved,
+            "lab_catalog_problems": lab_catalog_problems,
         }
