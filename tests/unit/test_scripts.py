@@ -7,6 +7,7 @@ import random
 from pathlib import Path
 from types import ModuleType
 
+import numpy as np
 import pytest
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
@@ -59,3 +60,36 @@ def test_order_effects_finds_a_planted_neighbour_effect_and_invents_none(
 def test_order_effects_refuses_a_folder_without_a_manifest(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert script("order_effects").main(["order_effects.py", str(tmp_path)]) == 2
     assert "no manifest.json" in capsys.readouterr().err
+
+
+def ladder_campaign(folder: Path, rounds: int, sd_pp: float, seed: int = 2) -> Path:
+    """A ladder a -> b -> c with a twin of b; every mode's instance noise of sd_pp per round."""
+    draw = random.Random(seed)
+    folder.mkdir(parents=True)
+    manifest = {"profile": {"ladder": ["a", "b", "c"], "max_other_work": 0.1}, "modes": {"b2": {"twin_of": "b"}, "a": {}}}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    for r in range(1, rounds + 1):
+        per_mode = {
+            m: {"cpu_us_per_request": 500 * math.exp((base + draw.gauss(0, sd_pp)) / 100)}
+            for m, base in (("a", 0), ("b", 5), ("b2", 5), ("c", 10))
+        }
+        run = folder / "runs" / f"{r:03d}_concurrent_r{r}"
+        run.mkdir(parents=True)
+        started = f"2026-12-07T10:{r // 4:02d}:{(r % 4) * 15:02d}Z"
+        (run / "run.json").write_text(json.dumps({"status": "ok", "per_mode": per_mode, "started_at": started, "service_core_other": 0.01}))
+    return folder
+
+
+def test_ladder_budget_says_when_the_budget_buys_every_step_and_when_it_does_not(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    budget = script("ladder_budget")
+    pairs, logs, period = budget.read_campaign(ladder_campaign(tmp_path / "c", 60, 2.0))
+    assert pairs == [("b", "a"), ("c", "b"), ("b2", "b")] and logs.shape == (60, 3) and period == 15.0
+    # A step's per-round sd is ~2.8 pp (two modes' noise): ~31 rounds for ±1 pp at 95%.
+    quiet, half, _ = budget.simulate(logs, 1.0, 15, 80, 2000)
+    assert quiet > 0.9 and float(np.median(half)) < 1.0
+    noisy, _, rounds = budget.simulate(logs * 3, 1.0, 15, 80, 2000)
+    assert noisy < 0.01 and float(np.median(rounds)) == 80
+    assert budget.main([str(tmp_path / "c"), "--minutes", "20", "--stage-one", "15"]) == 0
+    assert "a round every 15.0 s: 80 rounds in 20 min" in capsys.readouterr().out
