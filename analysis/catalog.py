@@ -52,6 +52,11 @@ def _whole(value: Any) -> int | None:
     return None
 
 
+def _with_defaults(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """An entry with MODE_DEFAULTS filled in (a fresh copy: no two entries share a default's list)."""
+    return copy.deepcopy(MODE_DEFAULTS) | {k: v for k, v in entry.items() if v is not None}
+
+
 def mode_problems(name: str, entry: Any, catalog: Mapping[str, Any], kinds: Mapping[str, Any]) -> list[str]:
     """What is wrong with one catalog entry, each problem naming its key; [] when nothing is."""
     where = f"lab_mode_catalog.{name}"
@@ -61,7 +66,7 @@ def mode_problems(name: str, entry: Any, catalog: Mapping[str, Any], kinds: Mapp
     unknown = sorted(set(entry) - set(MODE_REQUIRED) - set(MODE_DEFAULTS))
     if unknown:
         found.append(f"{where} has unknown keys {', '.join(unknown)} (known: {', '.join(MODE_REQUIRED + tuple(MODE_DEFAULTS))})")
-    given = MODE_DEFAULTS | {k: v for k, v in entry.items() if v is not None}
+    given = _with_defaults(entry)
     kind = entry.get("kind")
     if "kind" in entry and kind not in kinds:
         found.append(f"{where}.kind is {kind!r} (one of {', '.join(kinds)}: lab_mode_kinds in modes.yml)")
@@ -120,7 +125,7 @@ def catalog_problems(
         found += problems
         if problems:
             continue
-        given = MODE_DEFAULTS | {k: v for k, v in entry.items() if v is not None}
+        given = _with_defaults(entry)
         port = _whole(given["port"])
         if port in holders:
             other = holders[port]
@@ -151,7 +156,7 @@ def resolve_catalog(catalog: Mapping[str, Any], kinds: Mapping[str, Any], modes:
     for name, entry in catalog.items():
         if not isinstance(entry, Mapping):
             continue
-        found = copy.deepcopy(MODE_DEFAULTS) | {k: v for k, v in entry.items() if v is not None}
+        found = _with_defaults(entry)
         for key in ("port", "busy_loops", "extra_request_every", "uncounted_every"):
             number = _whole(found.get(key))
             if number is not None:
