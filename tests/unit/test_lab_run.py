@@ -797,3 +797,18 @@ def task_lines_matching(pattern: str) -> list[str]:
         for number, line in enumerate(path.read_text().splitlines(), start=1)
         if found.search(line)
     ]
+
+
+@pytest.mark.parametrize("plugin", ["filter_plugins/lab_run.py", "filter_plugins/lab_lock.py", "action_plugins/lab_round.py"])
+def test_the_plugins_import_nothing_heavy(plugin: str) -> None:
+    """Ansible loads the lab's plugins afresh for every task it templates: numpy, scipy or pandas
+    at import time cost every task of every play about a second (preflight took 75 s, not 8)."""
+    role = PROJECT / "roles" / "lab"
+    code = (
+        "import sys, runpy; "
+        f"sys.path.insert(0, {str(role / 'filter_plugins')!r}); "
+        f"runpy.run_path({str(role / plugin)!r}); "
+        "print(sorted({'numpy', 'scipy', 'pandas', 'statsmodels'} & set(sys.modules)))"
+    )
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PROJECT, check=True)
+    assert found.stdout.strip() == "[]", f"{plugin} imports {found.stdout.strip()} when it is loaded"

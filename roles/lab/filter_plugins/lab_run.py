@@ -44,7 +44,6 @@ if str(PROJECT) not in sys.path:
     sys.path.insert(0, str(PROJECT))
 
 from analysis import catalog, contract, rules, schema  # noqa: E402
-from analysis.precision import paired_gap, stein_rounds  # noqa: E402
 from analysis.window import WindowError, other_work, windows  # noqa: E402
 
 
@@ -584,6 +583,10 @@ def lab_precision(
     campaign has reached its target when every mode has them. Widths only: the estimate is
     never looked at.
     """
+    # Imported here, not at the top: numpy and scipy take ~1 s to import, and Ansible loads this
+    # plugin afresh in the worker of every task it templates (every task of every play paid it).
+    from analysis.precision import paired_gap, stein_rounds
+
     rounds: dict[int, dict[str, float]] = {}
     excluded = []
     for path in sorted(Path(campaign_dir, "runs").glob("*/run.json")):
