@@ -9,7 +9,9 @@ day is a draw of its own; this treats each campaign as one: per mode and metric,
 campaign gaps, a Student t CI over campaigns (k-1 degrees of freedom) and the between-campaign
 standard deviation, beside each campaign's own gap and CI, and whether the campaigns disagree
 by more than their own CIs allow (Cochran's Q with its p-value, I², and tau, the between-campaign
-sd beyond the rounds' noise: analysis.fleet.heterogeneity). Each CAMPAIGN is a campaign folder
+sd beyond the rounds' noise: analysis.fleet.heterogeneity). Campaigns of a profile with a
+`ladder` have their decomposition pooled the same way, step by step (`ladder`: each step and the
+total, named "<from> -> <to>"). Each CAMPAIGN is a campaign folder
 with one target, or one target's folder. Campaigns that are not comparable (analysis.compare's
 facts, plus ASLR and the hash seed) are refused by name unless --force. Exit 0 with a table,
 2 when a campaign cannot be read, the campaigns are not comparable, or the JSON cannot be written.
@@ -24,7 +26,7 @@ from typing import Any
 import pandas as pd
 
 from analysis import components
-from analysis.fleet import host_table, pool
+from analysis.fleet import HOST_COLUMNS, host_table, pool
 from analysis.load import CampaignError
 from analysis.machine import comparable_facts, mode_definitions
 from analysis.model import Report, build
@@ -53,6 +55,22 @@ def differences(reports: dict[str, Report]) -> list[str]:
     return found
 
 
+def ladder_table(reports: dict[str, Report]) -> pd.DataFrame | None:
+    """One row per campaign and step of its ladder (and its total, first rung to last), shaped as
+    host_table's rows with "<from> -> <to>" as the mode; None unless every campaign has a ladder
+    over the same rungs."""
+    ladders = {name: report.ladder for name, report in reports.items()}
+    if any(found is None for found in ladders.values()) or len({tuple(f.rungs) for f in ladders.values() if f}) != 1:
+        return None
+    rows = []
+    for name, found in ladders.items():
+        assert found is not None
+        for low, step in zip(found.rungs, found.steps, strict=False):
+            rows.append({"target": name} | step.as_json() | {"mode": f"{low} -> {step.mode}"})
+        rows.append({"target": name} | found.total.as_json() | {"mode": f"{found.rungs[0]} -> {found.total.mode} (total)"})
+    return pd.DataFrame(rows, columns=HOST_COLUMNS)
+
+
 def summary(reports: dict[str, Report]) -> dict[str, Any]:
     table = host_table(reports)
     pooled = pool(table, unit="campaign")
@@ -65,7 +83,16 @@ def summary(reports: dict[str, Report]) -> dict[str, Any]:
         "pooled": pooled,
         "by_campaign": json.loads(table.to_json(orient="records")),
         "components": components.table(reports),
+        "ladder": pooled_ladder(reports),
     }
+
+
+def pooled_ladder(reports: dict[str, Report]) -> list[dict[str, Any]] | None:
+    """Each step of the campaigns' ladder pooled over them, with every campaign's own gap (each_pct)."""
+    table = ladder_table(reports)
+    if table is None:
+        return None
+    return [p | {"each_pct": [float(g) for g in table[table["mode"] == p["mode"]]["gap_pct"]]} for p in pool(table, unit="campaign")]
 
 
 def text(data: dict[str, Any]) -> str:
@@ -96,6 +123,19 @@ def text(data: dict[str, Any]) -> str:
         )
     table = str(pd.DataFrame(rows).to_markdown(index=False, disable_numparse=True))
     parts = [*lines, table]
+    if data.get("ladder"):
+        steps = [
+            {
+                "step": p["mode"],
+                "pooled gap %": f"{p['gap_pct']:+.2f}",
+                "95% CI over campaigns": f"{p['ci95'][0]:+.2f} – {p['ci95'][1]:+.2f}" if p["ci95"] else "–",
+                "between-campaign sd pp": f"{p['between_campaign_sd_pct']:.2f}" if p["between_campaign_sd_pct"] is not None else "–",
+                "each campaign": ", ".join(f"{g:+.2f}" for g in p["each_pct"]),
+            }
+            for p in data["ladder"]
+        ]
+        parts.append("the ladder, step by step (each campaign one draw):")
+        parts.append(str(pd.DataFrame(steps).to_markdown(index=False, disable_numparse=True)))
     for c in data.get("components") or []:
         best = c["rounds_per_occasion"]
         spend = (

@@ -81,3 +81,33 @@ def test_campaigns_that_disagree_beyond_their_cis_are_told_apart_from_ones_that_
     # DerSimonian-Laird: (Q - df) / (sum w - sum w² / sum w) = 16 / (3 - 1) = 8.
     assert found["tau_pp"] == pytest.approx(math.sqrt(8.0), abs=1e-4)
     assert heterogeneity(apart.iloc[:1]) is None, "one campaign: nothing to compare"
+
+
+def test_ladder_campaigns_have_their_steps_pooled_over_campaigns() -> None:
+    from analysis.occasions import summary, text
+    from analysis.tests.test_ladder import RUNGS, STEPS, report, rounds
+
+    reports = {f"ladder-{seed}": report(rounds(n=30, seed=seed, sd=0.02)) for seed in (1, 2, 3)}
+    data = summary(reports)
+    steps = {p["mode"]: p for p in data["ladder"]}
+    names = [f"{low} -> {high}" for low, high in zip(RUNGS, RUNGS[1:], strict=False)]
+    assert list(steps) == [*names, "native -> docker_proxy (total)"]
+    for name, true_log_pct in zip(names, STEPS, strict=True):
+        gaps = [
+            next(c.gap_pct for c, low in zip(r.ladder.steps, r.ladder.rungs, strict=False) if f"{low} -> {c.mode}" == name)
+            for r in reports.values()
+            if r.ladder
+        ]
+        assert steps[name]["each_pct"] == pytest.approx(gaps, abs=1e-4)
+        mean, sd = sum(gaps) / 3, float(stats.tstd(gaps))
+        half = stats.t.ppf(0.975, 2) * sd / math.sqrt(3)
+        assert steps[name]["gap_pct"] == pytest.approx(mean, abs=1e-4)
+        assert steps[name]["ci95"] == pytest.approx([mean - half, mean + half], abs=1e-4)
+        # Known costs: every step's pooled CI covers its true gap (instance noise 2% a round, 30 rounds).
+        truth = math.expm1(true_log_pct / 100.0) * 100.0
+        assert steps[name]["ci95"][0] - 0.5 < truth < steps[name]["ci95"][1] + 0.5, (name, truth, steps[name])
+    printed = text(data)
+    assert "the ladder, step by step" in printed and "docker -> docker_proxy" in printed
+    # Campaigns whose ladders differ are not pooled step by step.
+    other = report(rounds(n=30, seed=4), ladder_rungs=RUNGS[:3])
+    assert summary({"a": reports["ladder-1"], "b": other})["ladder"] is None
