@@ -81,6 +81,13 @@ def test_every_mode_is_in_its_own_equal_weight_cgroup(rounds: tuple[Path, str]) 
         assert "docker-proxy" in accounting["modes"]["docker"]["comm"]
         assert "docker-proxy" in accounting["modes"]["docker_proxy"]["comm"]
     assert verify["checks"]["equal_weight_accounting"] is True
+    # Modes start on both cores (their interpreters import side by side) and placement pins every
+    # thread of every process to the service core: a container's own cpuset still allows both.
+    assert manifest["cpusets"]["start"] == "0-1" and manifest["cpusets"]["service"] == "1"
+    for mode in MODES:
+        assert set(manifest["accounting"]["modes"][mode]["cpus"].values()) == {"1"}, mode
+    inspect = subprocess.run(["docker", "inspect", "--format", "{{.HostConfig.CpusetCpus}}", "lab-docker"], capture_output=True, text=True)
+    assert inspect.stdout.strip() == "0-1"
     # Every kind passed the same equivalence checks: payload, packages, interpreter, listeners.
     assert all(verify["checks"].values()), verify["checks"]
     assert sorted(verify["modes"]) == MODES

@@ -59,6 +59,7 @@ BAD_PROFILE = {
         ({"lab_rounds": -1}, "lab_rounds is '-1' (expected a whole number"),
         ({"lab_profile": "smoke", "lab_profiles": BAD_PROFILE}, "warmup_s/measure_s/vus whole numbers"),
         ({"lab_cpuset_service": "7"}, "lab_cpuset_service '7'"),
+        ({"lab_cpuset_start": "0-5"}, "lab_cpuset_start '0-5'"),
         ({"lab_on_failure": "retry"}, "value of lab_on_failure must be one of: continue, abort, got: retry"),
         ({"lab_loadgens": ["nowhere"]}, "target localhost: its load generators are ['nowhere']"),
         ({"lab_parallel_targets": "maybe"}, "argument 'lab_parallel_targets' is of type str and we were unable to convert to bool"),

@@ -8,6 +8,9 @@ SPEC_JSON: {"parent": "lab", "cpuset": "1", "modes": {NAME: {"pidfile": F, "inhe
 Each mode gets one cgroup, PARENT/NAME, in the cpu and cpuacct hierarchies (cgroup v1), with
 the default weight (cpu.shares 1024), all of them siblings: the scheduler splits a shared core
 evenly between modes, and cpuacct.usage of PARENT/NAME is everything the mode burns.
+Every process of every mode is pinned to CPUSET (taskset, every thread): modes start wherever
+the deployment let them (lab_cpuset_start, so that their interpreters start side by side) and
+are measured on CPUSET alone.
 - native ({"pidfile"}): the process and all its descendants are moved into PARENT/NAME, in the
   memory hierarchy too, as Docker puts a container (and systemd a unit): a process left in the
   memory cgroup it inherited shares its page counters and LRU lists with whatever started it
@@ -105,6 +108,12 @@ def move(hierarchies: dict[str, Path], path: str, pid: int) -> None:
         (mount / path.strip("/") / "cgroup.procs").write_text(str(pid))
 
 
+def pin(cpuset: str, pid: int) -> None:
+    """Every thread of the process on `cpuset` (nothing when it is empty)."""
+    if cpuset:
+        subprocess.run(["taskset", "-a", "-p", "-c", cpuset, str(pid)], capture_output=True, check=True)
+
+
 def allowed_cpus(pid: int) -> str:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("Cpus_allowed_list:"):
@@ -137,14 +146,15 @@ def place(spec: dict[str, object], check: bool = False) -> dict[str, object]:
             helpers: list[int] = []
             for pid in [] if check else pids:
                 move(placed, path, pid)
+                pin(cpuset, pid)
         elif "pid" in how or "container" in how:
             pid = int(how["pid"]) if "pid" in how else pids_of[name]
             pids = tree(pid) if pid else []
             helpers = listeners(int(how["listener"])) if how.get("listener") else []
             for pid in [] if check else helpers:
                 move(hierarchies, path, pid)
-                if cpuset:
-                    subprocess.run(["taskset", "-a", "-p", "-c", cpuset, str(pid)], capture_output=True, check=True)
+            for pid in [] if check else pids + helpers:
+                pin(cpuset, pid)
         else:
             raise SystemExit(f"lab_cgroups: mode {name} needs 'pidfile', 'container' or 'pid'")
         where = {str(pid): {c: cgroup_of(pid, c) for c in CONTROLLERS} for pid in pids + helpers}
