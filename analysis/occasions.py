@@ -59,12 +59,11 @@ def ladder_table(reports: dict[str, Report]) -> pd.DataFrame | None:
     """One row per campaign and step of its ladder (and its total, first rung to last), shaped as
     host_table's rows with "<from> -> <to>" as the mode; None unless every campaign has a ladder
     over the same rungs."""
-    ladders = {name: report.ladder for name, report in reports.items()}
-    if any(found is None for found in ladders.values()) or len({tuple(f.rungs) for f in ladders.values() if f}) != 1:
+    ladders = {name: found for name, report in reports.items() if (found := report.ladder) is not None}
+    if len(ladders) != len(reports) or len({tuple(found.rungs) for found in ladders.values()}) != 1:
         return None
     rows = []
     for name, found in ladders.items():
-        assert found is not None
         for low, step in zip(found.rungs, found.steps, strict=False):
             rows.append({"target": name} | step.as_json() | {"mode": f"{low} -> {step.mode}"})
         rows.append({"target": name} | found.total.as_json() | {"mode": f"{found.rungs[0]} -> {found.total.mode} (total)"})
@@ -95,14 +94,20 @@ def pooled_ladder(reports: dict[str, Report]) -> list[dict[str, Any]] | None:
     return [p | {"each_pct": [float(g) for g in table[table["mode"] == p["mode"]]["gap_pct"]]} for p in pool(table, unit="campaign")]
 
 
+def _ci(pooled: dict[str, Any]) -> str:
+    return f"{pooled['ci95'][0]:+.2f} – {pooled['ci95'][1]:+.2f}" if pooled["ci95"] else "–"
+
+
+def _sd(pooled: dict[str, Any]) -> str:
+    return f"{pooled['between_campaign_sd_pct']:.2f}" if pooled["between_campaign_sd_pct"] is not None else "–"
+
+
 def text(data: dict[str, Any]) -> str:
     primary = data["primary_metric"]
     lines = [f"{len(data['campaigns'])} campaigns: {', '.join(data['campaigns'])}; gap vs {data['baseline']}, each campaign one draw"]
     rows = []
     for p in data["pooled"]:
         own = [r for r in data["by_campaign"] if r["mode"] == p["mode"] and r["metric"] == p["metric"]]
-        ci = f"{p['ci95'][0]:+.2f} – {p['ci95'][1]:+.2f}" if p["ci95"] else "–"
-        sd = f"{p['between_campaign_sd_pct']:.2f}" if p["between_campaign_sd_pct"] is not None else "–"
         het = p.get("heterogeneity")
         agree = f"Q p={het['p_value']:.3g}, I² {het['i2_pct']:.0f}%, tau {het['tau_pp']:.2f} pp" if het else "–"
         rows.append(
@@ -110,8 +115,8 @@ def text(data: dict[str, Any]) -> str:
                 "mode": p["mode"],
                 "metric": p["metric"] + (" (primary)" if p["metric"] == primary else ""),
                 "pooled gap %": f"{p['gap_pct']:+.2f}",
-                "95% CI over campaigns": ci,
-                "between-campaign sd pp": sd,
+                "95% CI over campaigns": _ci(p),
+                "between-campaign sd pp": _sd(p),
                 "beyond their CIs?": agree,
                 f"each campaign (its own ±; {data['baseline']}'s value)": ", ".join(
                     f"{r['gap_pct']:+.2f}"
@@ -128,8 +133,8 @@ def text(data: dict[str, Any]) -> str:
             {
                 "step": p["mode"],
                 "pooled gap %": f"{p['gap_pct']:+.2f}",
-                "95% CI over campaigns": f"{p['ci95'][0]:+.2f} – {p['ci95'][1]:+.2f}" if p["ci95"] else "–",
-                "between-campaign sd pp": f"{p['between_campaign_sd_pct']:.2f}" if p["between_campaign_sd_pct"] is not None else "–",
+                "95% CI over campaigns": _ci(p),
+                "between-campaign sd pp": _sd(p),
                 "each campaign": ", ".join(f"{g:+.2f}" for g in p["each_pct"]),
             }
             for p in data["ladder"]

@@ -11,7 +11,8 @@ from scipy import stats
 
 from analysis.fleet import heterogeneity
 from analysis.model import build
-from analysis.occasions import main
+from analysis.occasions import main, summary, text
+from analysis.tests.test_ladder import RUNGS, STEPS, report, rounds
 
 DATA = Path(__file__).parent / "data"
 
@@ -84,9 +85,6 @@ def test_campaigns_that_disagree_beyond_their_cis_are_told_apart_from_ones_that_
 
 
 def test_ladder_campaigns_have_their_steps_pooled_over_campaigns() -> None:
-    from analysis.occasions import summary, text
-    from analysis.tests.test_ladder import RUNGS, STEPS, report, rounds
-
     reports = {f"ladder-{seed}": report(rounds(n=30, seed=seed, sd=0.02)) for seed in (1, 2, 3)}
     data = summary(reports)
     steps = {p["mode"]: p for p in data["ladder"]}

@@ -146,17 +146,16 @@ def place(spec: dict[str, object], check: bool = False) -> dict[str, object]:
             helpers: list[int] = []
             for pid in [] if check else pids:
                 move(placed, path, pid)
-                pin(cpuset, pid)
         elif "pid" in how or "container" in how:
             pid = int(how["pid"]) if "pid" in how else pids_of[name]
             pids = tree(pid) if pid else []
             helpers = listeners(int(how["listener"])) if how.get("listener") else []
             for pid in [] if check else helpers:
                 move(hierarchies, path, pid)
-            for pid in [] if check else pids + helpers:
-                pin(cpuset, pid)
         else:
             raise SystemExit(f"lab_cgroups: mode {name} needs 'pidfile', 'container' or 'pid'")
+        for pid in [] if check else pids + helpers:
+            pin(cpuset, pid)
         where = {str(pid): {c: cgroup_of(pid, c) for c in CONTROLLERS} for pid in pids + helpers}
         inside = all(cg == path or cg.startswith(path + "/") for cgs in where.values() for c, cg in cgs.items() if c not in inherit)
         cpus = {str(pid): allowed_cpus(pid) for pid in pids + helpers}
