@@ -60,7 +60,7 @@ lint: $(VENV)/.installed
 	$(PLAYBOOK) --syntax-check bench.yml
 
 unit: browser $(VENV)/.installed ## The fast tests only (service against nx-27017, report, the run plugin, the CI method)
-	$(BIN)/pytest service/tests analysis/tests labcli/tests tests/unit
+	$(BIN)/pytest -n auto service/tests analysis/tests labcli/tests tests/unit
 
 molecule: $(VENV)/.installed
 	$(BIN)/molecule test

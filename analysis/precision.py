@@ -27,12 +27,24 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 CONFIDENCE = 0.95
 POWER = 0.80
+
+
+# Student's t through scipy.special, not scipy.stats: the same functions (scipy.stats' t calls
+# them), without the ~0.6 s that importing scipy.stats adds to every process that checks a
+# campaign's precision (the lab does once per round, in a fresh Ansible worker).
+def t_quantile(q: float, df: Any) -> Any:
+    return special.stdtrit(df, q)
+
+
+def t_sf(x: float, df: float) -> float:
+    return float(special.stdtr(df, -x))
 
 
 @dataclass(frozen=True)
@@ -91,9 +103,9 @@ def paired_gap(
     used = stage_one if two_stage else None
     if spread == 0.0:
         return Gap(estimate, (estimate, estimate), 1.0 if mean == 0 else 0.0, n, sd, mean, used)
-    half = float(stats.t.ppf(0.5 + CONFIDENCE / 2, df)) * spread / math.sqrt(n)
+    half = float(t_quantile(0.5 + CONFIDENCE / 2, df)) * spread / math.sqrt(n)
     ends = sorted((_to_pct(mean - half, higher_is_better), _to_pct(mean + half, higher_is_better)))
-    p_value = float(2 * stats.t.sf(abs(mean) / (spread / math.sqrt(n)), df))
+    p_value = float(2 * t_sf(abs(mean) / (spread / math.sqrt(n)), df))
     return Gap(estimate, (ends[0], ends[1]), p_value, n, sd, mean, used)
 
 
@@ -103,7 +115,7 @@ def stein_rounds(sd0: float | None, stage_one: int, target_pp: float, mean_log: 
     if sd0 is None or stage_one < 2 or target_pp <= 0:
         return None
     target = math.asinh(target_pp / (100.0 * math.exp(mean_log)))
-    t0 = float(stats.t.ppf(0.5 + CONFIDENCE / 2, stage_one - 1))
+    t0 = float(t_quantile(0.5 + CONFIDENCE / 2, stage_one - 1))
     return int(min(limit, max(stage_one, math.ceil((t0 * sd0 / target) ** 2))))
 
 
@@ -130,7 +142,7 @@ def procedure_coverage(
     first = logs[:, :stage_one]
     s0 = first.std(axis=1, ddof=1)
     target = np.arcsinh(target_pp / (100.0 * np.exp(first.mean(axis=1))))
-    t0 = float(stats.t.ppf(0.5 + CONFIDENCE / 2, stage_one - 1))
+    t0 = float(t_quantile(0.5 + CONFIDENCE / 2, stage_one - 1))
     wanted = np.ceil((t0 * s0 / np.maximum(target, 1e-12)) ** 2)
     rounds = np.clip(wanted, stage_one, max_rounds).astype(int)
     kept = np.arange(1, max_rounds + 1)[None, :] <= rounds[:, None]
@@ -153,8 +165,8 @@ def _synthetic_logs(
 def mde_pct(sd_log: float | None, n: int) -> float | None:
     if sd_log is None or n < 2:
         return None
-    t_alpha = stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1)
-    t_beta = stats.t.ppf(POWER, n - 1)
+    t_alpha = t_quantile(0.5 + CONFIDENCE / 2, n - 1)
+    t_beta = t_quantile(POWER, n - 1)
     return float((math.exp((t_alpha + t_beta) * sd_log / math.sqrt(n)) - 1.0) * 100.0)
 
 
@@ -170,7 +182,7 @@ def pairs_for_half_width(sd_log: float | None, target_pp: float, mean_log: float
         return 2
     target = math.asinh(target_pp / (100.0 * math.exp(mean_log)))
     n = max(2, math.ceil((1.96 * sd_log / target) ** 2))
-    while n < limit and stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1) * sd_log / math.sqrt(n) > target:
+    while n < limit and t_quantile(0.5 + CONFIDENCE / 2, n - 1) * sd_log / math.sqrt(n) > target:
         n += 1
     return n
 
@@ -196,7 +208,7 @@ def coverage(
     truth = math.log1p(true_gap_pct / 100.0)
     logs = _synthetic_logs(rng, truth, sd_log, residuals, (trials, n))
     if method == "t":
-        half = stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1) * logs.std(axis=1, ddof=1) / math.sqrt(n)
+        half = t_quantile(0.5 + CONFIDENCE / 2, n - 1) * logs.std(axis=1, ddof=1) / math.sqrt(n)
         mean = logs.mean(axis=1)
         return float(np.mean((mean - half <= truth) & (truth <= mean + half)))
     if method == "percentile":
@@ -217,7 +229,7 @@ def width_rule_coverage(
     n = np.arange(1, max_rounds + 1)
     mean = np.cumsum(logs, axis=1) / n
     var = (np.cumsum(logs**2, axis=1) - n * mean**2) / np.maximum(n - 1, 1)
-    half = stats.t.ppf(0.5 + CONFIDENCE / 2, np.maximum(n - 1, 1)) * np.sqrt(np.maximum(var, 0)) / np.sqrt(n)
+    half = t_quantile(0.5 + CONFIDENCE / 2, np.maximum(n - 1, 1)) * np.sqrt(np.maximum(var, 0)) / np.sqrt(n)
     stop = ((100 * np.sinh(half) <= target_pp) & (n >= minimum)) | (n == max_rounds)
     at = stop.argmax(axis=1)
     rows = np.arange(trials)

@@ -152,7 +152,14 @@ def test_a_round_in_one_call_fills_in_the_start_and_the_samplers_end_and_reports
     spec["load"] = {
         "scratch": str(scratch),
         "duration_s": 2,
-        "k6_argv": ["sh", "-c", f"echo start {{start_at}} > {scratch}/k6.txt; echo done; exit 99"],
+        # k6 waits for the sampler's line: its end is signalled as k6 ends, and a shell that has not
+        # written yet would die of the signal (a race the test, not the lab, would lose).
+        "k6_argv": [
+            "sh",
+            "-c",
+            f"echo start {{start_at}} > {scratch}/k6.txt; for _ in $(seq 500); do [ -s {scratch}/sampler.txt ] && break; sleep 0.01; done;"
+            " echo done; exit 99",
+        ],
         "sampler_argv": ["sh", "-c", f"echo until {{until}} > {scratch}/sampler.txt"],
     }
     found = lab_round.one_round(spec)

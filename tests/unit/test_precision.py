@@ -9,12 +9,32 @@ import pytest
 import yaml
 from scipy import stats
 
-from analysis.precision import coverage, mde_pct, paired_gap, pairs_for_half_width, procedure_coverage, stein_rounds, width_rule_coverage
+from analysis.precision import (
+    coverage,
+    mde_pct,
+    paired_gap,
+    pairs_for_half_width,
+    procedure_coverage,
+    stein_rounds,
+    t_quantile,
+    t_sf,
+    width_rule_coverage,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
 # Per-round spread of the log-ratio seen in the lab's concurrent A/A rounds (order 0.5-1%).
 SD = 0.008
+
+
+@pytest.mark.parametrize("df", [1, 2, 14, 29, 151, 10_000])
+def test_the_t_distribution_from_scipy_special_is_scipy_stats_own(df: int) -> None:
+    for q in (0.8, 0.975, 0.995):
+        assert t_quantile(q, df) == pytest.approx(stats.t.ppf(q, df), rel=1e-12)
+    for x in (0.0, 0.5, 2.1, 6.0):
+        assert t_sf(x, df) == pytest.approx(stats.t.sf(x, df), rel=1e-9, abs=1e-300)
+    many = np.array([1, 14, 151])
+    assert np.allclose(t_quantile(0.975, many), stats.t.ppf(0.975, many), rtol=1e-12)
 
 
 @pytest.mark.parametrize("n", [4, 8, 20])
