@@ -5,6 +5,7 @@ import json
 import math
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -316,8 +317,15 @@ def test_the_sampler_reads_each_cgroup_and_the_named_cpus(tmp_path: Path) -> Non
     out = tmp_path / "cpu.jsonl"
     sampler = Path(__file__).resolve().parents[2] / "roles/lab/files/cpu_sampler.py"
     every = f"0-{(os.cpu_count() or 1) - 1}"
-    argv = [sys.executable, str(sampler), str(out), f"{time.time() + 0.3:.3f}", "0.1", "all=/", "@core=0", f"@all_cpus={every}"]
-    subprocess.run(argv, check=True, timeout=30)
+    argv = [sys.executable, str(sampler), str(out), f"{time.time() + 30:.3f}", "0.1", "all=/", "@core=0", f"@all_cpus={every}"]
+    # Ended as lab_round.py ends it (SIGUSR1: one more sample), once two are written: no deadline
+    # to race on a busy machine (a sampler that started late once wrote only two before it).
+    sampler_process = subprocess.Popen(argv)
+    deadline = time.monotonic() + 20
+    while (not out.exists() or len(out.read_text().splitlines()) < 2) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    sampler_process.send_signal(signal.SIGUSR1)
+    assert sampler_process.wait(timeout=20) == 0
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     names = {"all", "@core", "@all_cpus", "@core:irq", "@all_cpus:irq"}
     assert len(lines) >= 3 and all(set(line["cpu_ns"]) == names for line in lines)
