@@ -9,7 +9,7 @@ LAB := $(BIN)/lab
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: bench verify images smoke aa calibrate latency test lint unit molecule perf lock clean-venv bootstrap host browser lab-up
+.PHONY: bench verify images smoke aa calibrate latency test lint unit molecule perf lock clean-venv bootstrap host browser lab-up lab-tests side-tests fleet-hosts
 # What the tests need on the host besides the venv (Debian packages); dockerd started when none answers.
 HOST_PACKAGES := make python3-venv python3-pip docker.io debootstrap iproute2 procps chromium
 
@@ -34,9 +34,28 @@ calibrate: $(VENV)/.installed ## Known-effect controls: native's twin, ~3% of bu
 latency: $(VENV)/.installed ## Latency at a fixed offered load below capacity, every mode at once
 	$(LAB) bench --profile latency $(ARGS)
 
-test: host $(VENV)/.installed ## Every test: lint and the fast tests while the lab comes up from nothing, then the lab's tests
+test: host $(VENV)/.installed ## Every test: lint and the fast tests while the lab comes up from nothing, then the lab's tests beside the rest
 	$(MAKE) --no-print-directory -j3 --output-sync=target lint unit lab-up
-	$(BIN)/pytest tests --ignore=tests/unit --durations=30 $(PYTEST_ARGS)
+	$(MAKE) --no-print-directory -j2 --output-sync=line lab-tests side-tests
+
+# The tests that drive this machine's lab run one campaign at a time. Beside them, under
+# SIDE_LOCK, run those that leave it alone (pytest -m side: Molecule's container, preflight-only
+# refusals, the roles' specs), then the fleet's container hosts are provisioned for
+# tests/test_multihost.py. A lab test that counts concurrent rounds, or needs the fleet, waits
+# for SIDE_LOCK (tests/labrun.py); test_faults.py's sequential campaigns run first meanwhile.
+SIDE_LOCK := /var/lib/container-cost-lab/side-tests.lock
+export SIDE_LOCK
+
+lab-tests: $(VENV)/.installed ## The tests that drive this machine's lab (pytest -m 'not side' on tests/)
+	$(BIN)/pytest tests --ignore=tests/unit -m 'not side' --durations=30 $(PYTEST_ARGS)
+
+side-tests: $(VENV)/.installed ## The tests that leave the lab alone, then the fleet's hosts, holding SIDE_LOCK
+	@mkdir -p $(dir $(SIDE_LOCK))
+	flock $(SIDE_LOCK) sh -c '$(BIN)/pytest tests --ignore=tests/unit -m side --durations=10 $(PYTEST_ARGS) && $(MAKE) --no-print-directory fleet-hosts'
+
+fleet-hosts: $(VENV)/.installed ## The fleet's container hosts (inventory/fleet.yml) started and provisioned; the target left alone
+	$(PLAYBOOK) -i inventory/fleet.yml playbooks/hosts.yml
+	$(PLAYBOOK) -i inventory/fleet.yml playbooks/provision.yml playbooks/database.yml --limit 'loadgen:db'
 
 lab-up: $(VENV)/.installed ## The lab brought up from nothing and every mode verified (lab verify)
 	$(LAB) verify

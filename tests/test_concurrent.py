@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from labrun import ansible_playbook
+from labrun import Campaign, ansible_playbook, wait_for_side_tests
 
 PHASES = ("playbooks/preflight.yml", "playbooks/deploy.yml", "playbooks/verify.yml", "playbooks/measure.yml", "playbooks/report.yml")
 MODES = sorted(["native", "native_rootfs", "docker_unconfined", "docker_host", "docker_host_b", "docker", "docker_proxy"])
@@ -24,6 +24,7 @@ def aslr() -> str:
 
 
 def campaign(results: Path, campaign_id: str, profile: str = "smoke_concurrent", **extra: object) -> tuple[Path, str]:
+    wait_for_side_tests()  # the stopping rule counts the rounds that are not left out
     before = aslr()
     settings = {"lab_profile": profile, "lab_results_dir": str(results), "lab_campaign_id": campaign_id} | extra
     result = ansible_playbook(*PHASES, "-e", json.dumps(settings))
@@ -33,9 +34,9 @@ def campaign(results: Path, campaign_id: str, profile: str = "smoke_concurrent",
 
 
 @pytest.fixture(scope="module")
-def rounds(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    # ASLR off (not the default) so that the disable-and-restore path is exercised.
-    return campaign(tmp_path_factory.mktemp("results"), "ci-concurrent", "smoke_ladder", lab_disable_aslr=True)
+def rounds(ladder_campaign: Campaign) -> tuple[Path, str]:
+    """The session's smoke_ladder campaign (conftest.py): its folder and ansible-playbook's output."""
+    return ladder_campaign.folder, ladder_campaign.log
 
 
 def test_each_round_loads_every_mode_at_once_over_one_cpu_window(rounds: tuple[Path, str]) -> None:
@@ -154,7 +155,8 @@ def test_the_nat_path_goes_past_docker_proxy_and_the_loopback_path_through_it(ro
 def test_the_stopping_rule_stops_at_the_target_width_or_the_budget_in_either_kind_of_round(tmp_path: Path) -> None:
     # A 10,000 pp target is reached as soon as the minimum rounds (2) are done. Its rounds run
     # task by task (round_tasks.yml), as with load generators elsewhere; the others in one call.
-    folder, _ = campaign(tmp_path, "wide", lab_target_ci_pp=10000, lab_max_rounds=5, _lab_round_in_one=False)
+    two = ["native", "docker"]  # this test is about when a campaign stops, not its modes
+    folder, _ = campaign(tmp_path, "wide", lab_modes=two, lab_target_ci_pp=10000, lab_max_rounds=5, _lab_round_in_one=False)
     manifest = json.loads((folder / "manifest.json").read_text())
     assert len(list((folder / "runs").iterdir())) == 2
     assert manifest["precision"]["stop_reason"].startswith("every primary comparison reached the target half-width")
@@ -164,7 +166,7 @@ def test_the_stopping_rule_stops_at_the_target_width_or_the_budget_in_either_kin
         assert set(record["steps_s"]) == {"prepare", "after", "problems"} and record["per_mode"]["docker"]["cpu_s"] > 0
         assert all(a["all_inside"] and a["all_pinned"] for a in record["accounting"].values())
     # A budget of 0.01 minutes is spent by the first round: it stops there, saying so.
-    folder, _ = campaign(tmp_path, "budget", lab_target_ci_pp=0.01, lab_max_minutes=0.01, lab_max_rounds=5)
+    folder, _ = campaign(tmp_path, "budget", lab_modes=two, lab_target_ci_pp=0.01, lab_max_minutes=0.01, lab_max_rounds=5)
     manifest = json.loads((folder / "manifest.json").read_text())
     assert len(list((folder / "runs").iterdir())) == 1
     assert "time budget of 0.01 min" in manifest["precision"]["stop_reason"]

@@ -11,6 +11,7 @@ import pytest
 
 from labrun import ansible_playbook
 
+pytestmark = pytest.mark.side  # a daemon of its own, in a folder of its own
 NAME = "lab-test-daemon"
 
 

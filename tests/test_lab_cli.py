@@ -1,20 +1,17 @@
-"""`lab bench` and `lab status` on this machine: a smoke campaign through ansible-runner, a failing
-one, and one interrupted then resumed. Asserts on runner artifacts and exit codes, not on Ansible's
-stdout."""
+"""`lab bench` and `lab status` on this machine: a smoke campaign through ansible-runner (the
+session's shared ladder campaign, conftest.py), a failing one, and one interrupted then resumed.
+Asserts on runner artifacts and exit codes, not on Ansible's stdout."""
 
 import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from labrun import ROOT
-
-LAB = Path(sys.executable).with_name("lab")
+from labrun import LAB, ROOT, Campaign
 
 
 def lab(*args: str, timeout: int = 900) -> subprocess.CompletedProcess[str]:
@@ -40,34 +37,19 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("results")
 
 
-@pytest.fixture(scope="module")
-def smoke(results: Path) -> subprocess.CompletedProcess[str]:
-    return lab(
-        "bench",
-        "--profile",
-        "smoke_concurrent",
-        "--results",
-        str(results),
-        "--campaign",
-        "cli-smoke",
-        "--plain",
-        "-e",
-        "lab_k6_dashboard=true",
-    )
-
-
 def test_lab_is_installed_on_the_venvs_path() -> None:
     assert LAB.exists(), "make's venv installs the project (pip install --editable .)"
 
 
-def test_a_smoke_campaign_through_lab_bench(smoke: subprocess.CompletedProcess[str], results: Path) -> None:
+def test_a_smoke_campaign_through_lab_bench(ladder_campaign: Campaign) -> None:
+    smoke, results = ladder_campaign.cli, ladder_campaign.results
     assert smoke.returncode == 0, smoke.stdout[-3000:] + smoke.stderr[-2000:]
     assert "TASK [" not in smoke.stdout and "PLAY RECAP" not in smoke.stdout, "the progress shows plays and rounds, not tasks"
     lines = smoke.stdout.strip().splitlines()
     assert sum(1 for line in lines if line.startswith("  run ") and ": ok " in line) == 2, "one line per finished round ('run 1/2')"
     assert "costlier" in smoke.stdout or "cheaper" in smoke.stdout or "no difference" in smoke.stdout
-    assert lines[-1] == f"fleet report: {results / 'cli-smoke' / 'report' / 'report.html'}"
-    artifacts = results / "cli-smoke" / "ansible" / "cli-smoke"
+    assert lines[-1] == f"fleet report: {results / 'ci-ladder' / 'report' / 'report.html'}"
+    artifacts = results / "ci-ladder" / "ansible" / "ci-ladder"
     assert (artifacts / "status").read_text() == "successful" and (artifacts / "rc").read_text() == "0"
     log = (artifacts / "stdout").read_text()
     assert "TASK [lab : Run the round in one call (restart, place, prime, load, check, record)]" in log and "PLAY RECAP" in log, (
@@ -79,15 +61,15 @@ def test_a_smoke_campaign_through_lab_bench(smoke: subprocess.CompletedProcess[s
     assert [e["primary_metric"] for e in published if e["type"] == "plan"] == ["cpu_us_per_request"]
     assert [e["round"] for e in published if e["type"] == "run"] == [1, 2]
     assert [e["type"] for e in published if e["type"] == "precision"] == ["precision"] * 2
-    lab_file = json.loads((results / "cli-smoke" / "lab.json").read_text())
+    lab_file = json.loads((results / "ci-ladder" / "lab.json").read_text())
     assert lab_file["rc"] == 0 and lab_file["status"] == "successful"
 
 
-def test_status_shows_the_complete_campaign(smoke: subprocess.CompletedProcess[str], results: Path) -> None:
-    status = lab("status", "--results", str(results))
+def test_status_shows_the_complete_campaign(ladder_campaign: Campaign) -> None:
+    status = lab("status", "--results", str(ladder_campaign.results))
     assert status.returncode == 0
-    row = next(line for line in status.stdout.splitlines() if line.startswith("cli-smoke"))
-    assert "smoke_concurrent" in row and "2/0/0" in row and " complete " in row and "cpu_us_per_request: docker" in row
+    row = next(line for line in status.stdout.splitlines() if line.startswith("ci-ladder"))
+    assert "smoke_ladder" in row and "2/0/0" in row and " complete " in row and "cpu_us_per_request: docker" in row
 
 
 def test_a_failing_campaign_names_host_task_and_message(results: Path) -> None:
@@ -105,6 +87,8 @@ def test_an_interrupted_campaign_is_listed_with_its_resume_command_and_resumes(r
         "bench",
         "--profile",
         "smoke_concurrent",
+        "--modes",
+        "native,docker",  # two modes: this test is about the interruption, not the modes
         "--rounds",
         "3",
         "--results",
@@ -146,16 +130,14 @@ def test_an_interrupted_campaign_is_listed_with_its_resume_command_and_resumes(r
     assert " complete " in row and "3/0/0" in row
 
 
-def test_the_smoke_campaigns_report_opens_in_a_browser_with_every_section(
-    smoke: subprocess.CompletedProcess[str], results: Path, tmp_path: Path
-) -> None:
+def test_the_smoke_campaigns_report_opens_in_a_browser_with_every_section(ladder_campaign: Campaign, tmp_path: Path) -> None:
     from analysis.tests.test_html import headless
 
-    page = results / "cli-smoke" / "localhost" / "report" / "report.html"
+    page = ladder_campaign.folder / "report" / "report.html"
     dom = headless("--dump-dom", page.as_uri(), profile=tmp_path / "chromium").stdout
     for section in ("plot-forest", "plot-rounds", "plot-latency", "plot-series", "health-summary", "health-table", "gaps", "facts"):
         assert f'id="{section}"' in dom, section
     # k6's own dashboard (lab_k6_dashboard) is kept beside each round's raw output and linked.
-    for run in (results / "cli-smoke" / "localhost" / "runs").iterdir():
+    for run in (ladder_campaign.folder / "runs").iterdir():
         assert (run / "dashboard.html").stat().st_size > 10_000
     assert dom.count(">k6 dashboard</a>") == 2

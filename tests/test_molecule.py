@@ -5,7 +5,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from labrun import ROOT
+
+pytestmark = pytest.mark.side  # its own container
 
 
 def test_molecule_default_converges_idempotently_and_verifies() -> None:

@@ -1,4 +1,7 @@
-"""Bad inputs stop the play in preflight, before any change, with a message naming the variable."""
+"""Bad inputs stop the play in preflight, before any change, with a message naming the variable.
+
+Those marked `side` run only preflight (no lock, no change): `make test` runs them beside the
+lab's campaigns; the lock's and the fleet-shaped ones stay with the campaigns."""
 
 import json
 from pathlib import Path
@@ -21,6 +24,7 @@ BAD_PROFILE = {
 }
 
 
+@pytest.mark.side
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
@@ -122,6 +126,7 @@ def test_bad_input_fails_in_preflight_naming_it(extra: dict[str, object], messag
     assert message in output, output[-3000:]
 
 
+@pytest.mark.side
 def test_results_dir_that_is_a_file_is_refused(tmp_path: Path) -> None:
     blocker = tmp_path / "results"
     blocker.write_text("not a folder")
@@ -131,6 +136,7 @@ def test_results_dir_that_is_a_file_is_refused(tmp_path: Path) -> None:
     assert blocker.read_text() == "not a folder"
 
 
+@pytest.mark.side
 def test_bench_stops_before_changing_anything() -> None:
     result = ansible_playbook("bench.yml", "-e", json.dumps({"lab_profile": "fast"}))
     assert result.returncode != 0
@@ -139,6 +145,7 @@ def test_bench_stops_before_changing_anything() -> None:
     assert "Provision" not in result.stdout.split("PLAY RECAP")[0].split("Check every input")[-1]
 
 
+@pytest.mark.side
 def test_a_port_held_by_another_program_is_refused() -> None:
     """A plain HTTP server on a mode's port (not the lab service) stops the campaign in preflight."""
     import http.server
@@ -157,6 +164,7 @@ def test_a_port_held_by_another_program_is_refused() -> None:
     assert f"port {port} of mode native (lab_mode_catalog.native.port) is in use by another program" in output
 
 
+@pytest.mark.side
 def test_an_empty_mode_list_in_a_profile_is_refused() -> None:
     profiles = {"smoke": BAD_PROFILE["smoke"] | {"measure_s": 5, "modes": []}}
     result = ansible_playbook("playbooks/preflight.yml", "-e", json.dumps({"lab_profile": "smoke", "lab_profiles": profiles}))

@@ -7,6 +7,8 @@ import yaml
 
 from labrun import ROOT
 
+pytestmark = pytest.mark.side
+
 ROLES = sorted(p.parent.parent for p in ROOT.glob("roles/*/meta/argument_specs.yml"))
 
 
