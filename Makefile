@@ -41,8 +41,9 @@ test: host $(VENV)/.installed ## Every test: lint and the fast tests while the l
 # The tests that drive this machine's lab run one campaign at a time. Beside them, under
 # SIDE_LOCK, run those that leave it alone (pytest -m side: Molecule's container, preflight-only
 # refusals, the roles' specs), then the fleet's container hosts are provisioned for
-# tests/test_multihost.py. A lab test that counts concurrent rounds, or needs the fleet, waits
-# for SIDE_LOCK (tests/labrun.py); test_faults.py's sequential campaigns run first meanwhile.
+# tests/test_multihost.py, all at the lowest CPU priority: the lab's tests are the longer line.
+# A lab test that counts concurrent rounds, or needs the fleet, waits for SIDE_LOCK
+# (tests/labrun.py); test_faults.py's sequential campaigns run first meanwhile.
 SIDE_LOCK := /var/lib/container-cost-lab/side-tests.lock
 export SIDE_LOCK
 
@@ -51,7 +52,7 @@ lab-tests: $(VENV)/.installed ## The tests that drive this machine's lab (pytest
 
 side-tests: $(VENV)/.installed ## The tests that leave the lab alone, then the fleet's hosts, holding SIDE_LOCK
 	@mkdir -p $(dir $(SIDE_LOCK))
-	flock $(SIDE_LOCK) sh -c '$(BIN)/pytest tests --ignore=tests/unit -m side --durations=10 $(PYTEST_ARGS) && $(MAKE) --no-print-directory fleet-hosts'
+	flock $(SIDE_LOCK) nice -n 19 sh -c '$(BIN)/pytest tests --ignore=tests/unit -m side --durations=10 $(PYTEST_ARGS) && $(MAKE) --no-print-directory fleet-hosts'
 
 fleet-hosts: $(VENV)/.installed ## The fleet's container hosts (inventory/fleet.yml) started and provisioned; the target left alone
 	$(PLAYBOOK) -i inventory/fleet.yml playbooks/hosts.yml

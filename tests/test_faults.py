@@ -111,11 +111,11 @@ def test_database_stopped_mid_run_fails_that_run_and_later_runs_proceed(tmp_path
 
 
 def test_missing_k6_fails_each_run_and_keeps_its_stderr(tmp_path: Path) -> None:
-    run = CampaignRun(tmp_path, "no-k6", lab_k6_bin="/nonexistent/k6").start()
+    run = CampaignRun(tmp_path, "no-k6", {**FAULT_PROFILE, "rounds": 1}, lab_k6_bin="/nonexistent/k6").start()
     rc, log = run.finish()
     assert rc == 0, log[-3000:]
     runs = run.runs()
-    assert len(runs) == 4 and {m["status"] for m in runs.values()} == {"failed"}
+    assert len(runs) == 2 and {m["status"] for m in runs.values()} == {"failed"}
     first = sorted(run.folder.glob("runs/*"))[0]
     assert "k6 exited" in str(json.loads((first / "run.json").read_text())["error"])
     assert "/nonexistent/k6" in (first / "k6.stderr.txt").read_text()
