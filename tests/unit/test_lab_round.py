@@ -178,30 +178,3 @@ def test_a_round_whose_mode_did_not_come_back_runs_no_load(lab_round: ModuleType
     found = lab_round.one_round(spec)
     assert found["unhealthy"] == ["down"] and found["k6"] is None and not (tmp_path / "s").exists()
     assert lab_round.main(["lab_round.py", "round", json.dumps(_spec(tmp_path, {"a": {"base": "x", "container": "c"}}))]) == 2
-
-
-def test_a_run_in_one_call_primes_reads_loads_and_reads_again_in_the_modules_shapes(
-    lab_round: ModuleType, service: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    scratch = tmp_path / "scratch"
-    spec = {
-        "url": f"{service}/records",
-        "base": service,
-        "cpu_argv": ["sh", "-c", "echo 12.5"],
-        "load": {"scratch": str(scratch), "duration_s": 1, "k6_argv": ["sh", "-c", "echo start {start_at}"], "sampler_argv": []},
-    }
-    found = lab_round.one_run(spec)
-    assert found["primer"]["status"] == 200 and found["primer"]["content"] == "[1, 2, 3]"
-    assert found["cpu_before"] == {"rc": 0, "stdout": "12.5", "stderr": ""} == found["cpu_after"]
-    assert found["k6"]["rc"] == 0 and found["k6"]["stdout"].startswith("start 1") and found["k6"]["sampler_rc"] is None
-    assert found["health_after"]["status"] == 200 and scratch.is_dir() and set(found["timings_s"]) == {"prepare", "load", "after"}
-    # k6 that cannot start (lab_k6_bin wrong) is reported as a shell would, never raised.
-    gone = lab_round.one_run(spec | {"load": spec["load"] | {"k6_argv": ["/nonexistent/k6", "run"]}})
-    assert gone["k6"]["rc"] == 127 and "/nonexistent/k6" in gone["k6"]["stderr"]
-    # A mode that does not answer: status -1, as the uri module says it.
-    down = lab_round.one_run(spec | {"url": "http://127.0.0.1:9/records", "base": "http://127.0.0.1:9"})
-    assert down["primer"]["status"] == -1 and down["health_after"]["status"] == -1
-    assert lab_round.main(["lab_round.py", "run", json.dumps({"url": "x"})]) == 2
-    assert "RUN_JSON needs the strings 'url'" in capsys.readouterr().err
-    assert lab_round.main(["lab_round.py", "run", json.dumps({k: v for k, v in spec.items() if k != "load"})]) == 2
-    assert "run needs 'load'" in capsys.readouterr().err

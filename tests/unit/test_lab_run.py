@@ -752,30 +752,6 @@ def test_a_round_in_one_call_is_recorded_as_the_task_by_task_round_is(tmp_path: 
     assert record["finished_at"] != RUN["finished_at"]
 
 
-def test_a_run_in_one_call_is_recorded_as_the_task_by_task_run_is(tmp_path: Path, lab_file: Callable[[str], Any]) -> None:
-    """A sequential run through the action plugin: lab_sequential_record's, from lab_round.py run's report."""
-    plugin = lab_file("action_plugins/lab_round.py")
-    write_round(tmp_path, {"native": (100, 400.0)})
-    observed = sequential_observed()
-    report = {
-        "k6": observed["k6_jobs"][0],
-        "primer": observed["primer"],
-        "health_after": observed["health_after"],
-        "cpu_before": observed["cpu_before"],
-        "cpu_after": observed["cpu_after"],
-        "timings_s": {"load": 10.2},
-    }
-    run = RUN | {"mode": "native"}
-    record = plugin.run_record(tmp_path, run, report, observed["expected_sha256"], {"status": 503})
-    same = lab_sequential_record(str(tmp_path), run, observed | {"health_before": {"status": 503}})
-    assert record["status"] == "ok" and record["finished_at"] != RUN["finished_at"]
-    assert record["steps_s"] == {"load": 10.2}
-    assert {k: v for k, v in record.items() if k not in ("finished_at", "steps_s")} == {k: v for k, v in same.items() if k != "finished_at"}
-    assert record["recovered"] is True and record["service_cpu_s"] == pytest.approx(2.5)
-    killed = plugin.run_record(tmp_path, run, report | {"health_after": {"status": -1}}, observed["expected_sha256"], {"status": 200})
-    assert killed["status"] == "failed" and "service unhealthy after the run (status -1)" in killed["error"]
-
-
 def test_a_round_whose_mode_did_not_come_back_fails_naming_it(tmp_path: Path, lab_file: Callable[[str], Any]) -> None:
     plugin = lab_file("action_plugins/lab_round.py")
     report = {

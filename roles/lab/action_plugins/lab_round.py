@@ -1,5 +1,4 @@
-"""One concurrent round, or one sequential run, as one task when the target is its own load
-generator (the default).
+"""One concurrent round as one task, when the target is its own load generator (the default).
 
 The round's record exists from its start (status running); `lab_round.py round` on the target
 restarts, places and primes every mode, runs the CPU sampler and k6, checks the placement again
@@ -8,15 +7,9 @@ same function the task-by-task round uses (lab_run.lab_concurrent_record) and wr
 output; the scratch folder goes. A round with a load generator elsewhere (a fleet) runs
 task by task (round.yml), since this plugin reaches the target only.
 
-With design: sequential, `lab_round.py run` primes one mode, reads its CPU time, runs k6 and
-reads again (the mode's health before the run, and its recovery, are the playbook's: run.yml),
-and the record is lab_run.lab_sequential_record's, as task by task.
-
-Options: run_dir, scratch, bin_dir, spec (lab_round.py's SPEC_JSON with "load", or RUN_JSON),
-run (what the record takes from the campaign: lab_run_facts with modes and block, or with mode),
-started (the started record), expected_sha256 (per mode; one string for a run), files (the raw
-files to bring home), python (the target's python), design (concurrent, the default, or
-sequential), health_before (a run's: the uri result of its /health before it).
+Options: run_dir, scratch, bin_dir, spec (lab_round.py's SPEC_JSON with "load"), run (what the
+record takes from the campaign: lab_run_facts with modes and block), started (the started
+record), expected_sha256, files (the raw files to bring home), python (the target's python).
 Returns: record, unhealthy (modes to recover before the next round), timings_s.
 """
 
@@ -35,7 +28,7 @@ from ansible.plugins.action import ActionBase
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "filter_plugins"))
 
-from lab_run import lab_concurrent_record, lab_sequential_record  # noqa: E402 (found through the path above)
+from lab_run import lab_concurrent_record  # noqa: E402 (found through the path above)
 
 REQUIRED = ("run_dir", "scratch", "bin_dir", "spec", "run", "started", "expected_sha256", "files")
 
@@ -50,21 +43,17 @@ class ActionModule(ActionBase):
         missing = [k for k in REQUIRED if k not in args]
         if missing:
             raise AnsibleActionFail(f"lab_round: missing option(s) {', '.join(missing)}")
-        design = str(args.get("design") or "concurrent")
-        if design not in ("concurrent", "sequential") or (design == "sequential" and "health_before" not in args):
-            raise AnsibleActionFail(f"lab_round: design is {design!r}: concurrent, or sequential with health_before")
         clock = time.monotonic()
         run_dir = Path(str(args["run_dir"]))
         run_dir.mkdir(parents=True, exist_ok=True, mode=0o750)
         _write(run_dir / "run.json", json.dumps(args["started"], indent=4, sort_keys=True) + "\n")
 
-        verb = "round" if design == "concurrent" else "run"
-        argv = [str(args.get("python") or "/usr/bin/python3"), f"{args['bin_dir']}/lab_round.py", verb, json.dumps(args["spec"])]
+        argv = [str(args.get("python") or "/usr/bin/python3"), f"{args['bin_dir']}/lab_round.py", "round", json.dumps(args["spec"])]
         done = self._execute_module(
             module_name="ansible.legacy.command", module_args={"argv": argv}, task_vars=task_vars or {}, wrap_async=False
         )
         if done.get("rc") != 0:
-            raise AnsibleActionFail(f"lab_round.py {verb} exited {done.get('rc')}: {(done.get('stderr') or done.get('msg') or '')[:500]}")
+            raise AnsibleActionFail(f"lab_round.py round exited {done.get('rc')}: {(done.get('stderr') or done.get('msg') or '')[:500]}")
         observed = json.loads(done["stdout"])
         on_target = time.monotonic() - clock
 
@@ -80,10 +69,7 @@ class ActionModule(ActionBase):
         fetched = time.monotonic() - mark
 
         mark = time.monotonic()
-        if design == "concurrent":
-            record = round_record(run_dir, dict(args["run"]), observed, dict(args["expected_sha256"]))
-        else:
-            record = run_record(run_dir, dict(args["run"]), observed, str(args["expected_sha256"]), dict(args["health_before"]))
+        record = round_record(run_dir, dict(args["run"]), observed, dict(args["expected_sha256"]))
         k6 = observed.get("k6")
         stderr = f"{NOT_STARTED}\n" if k6 is None else f"{k6.get('stderr') or ''}\n{k6.get('stdout') or ''}\n"
         _write(run_dir / "k6.stderr.txt", stderr)
@@ -123,27 +109,6 @@ def round_record(run_dir: Path, run: dict[str, Any], observed: dict[str, Any], e
         why = "; ".join(f"{m}: {w}" for m, w in (observed.get("problems") or {}).items())
         record |= {"status": "failed", "error": f"modes did not come back after their restart ({why}); recovered before the next round"}
     return record
-
-
-def run_record(
-    run_dir: Path, run: dict[str, Any], observed: dict[str, Any], expected_sha256: str, health_before: dict[str, Any]
-) -> dict[str, Any]:
-    """A sequential run's run.json from what `lab_round.py run` reported (lab_sequential_record's inputs)."""
-    facts = run | {"finished_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
-    record = lab_sequential_record(
-        str(run_dir),
-        facts,
-        {
-            "k6_jobs": [observed["k6"] | {"job": {"loadgen": run["target"]}}],
-            "primer": observed["primer"],
-            "expected_sha256": expected_sha256,
-            "health_before": health_before,
-            "health_after": observed["health_after"],
-            "cpu_before": observed["cpu_before"],
-            "cpu_after": observed["cpu_after"],
-        },
-    )
-    return record | {"steps_s": dict(observed.get("timings_s") or {})}
 
 
 def _write(path: Path, text: str) -> None:

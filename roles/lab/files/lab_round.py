@@ -4,7 +4,6 @@
 usage: lab_round.py prepare SPEC_JSON
        lab_round.py after SPEC_JSON
        lab_round.py round SPEC_JSON      (prepare, the load, after: a target that loads itself)
-       lab_round.py run RUN_JSON         (one sequential run's priming, reads and load)
 
 SPEC_JSON: {"modes": {NAME: {"base": URL, "daemon": RESTART_FILE} | {"base": URL, "container": NAME}},
             "restart": true, "timeout_s": 60, "cgroups": SPEC (lab_cgroups.py's), "bin": DIR,
@@ -26,12 +25,6 @@ k6 started at once, "{start_at}" in k6's argv and "{until}" in the sampler's rep
 by now + duration_s + 1; k6 awaited (killed at limit_s), then the sampler told that the load
 has ended (SIGUSR1: one more sample, then it stops); then after. k6's exit, output and
 argv come back as `k6` (the shape of an async job's status).
-
-run (a sequential run on a target that loads itself; RUN_JSON: {"url": the primer's URL, "base":
-the mode's base URL, "cpu_argv": cpu_seconds.py's command for the mode, "load": as round's, its
-sampler_argv empty}): the mode primed, its CPU time read, k6 run, its /health asked and its CPU
-time read again, in the shapes lab_sequential_record reads (the uri and command modules').
-Whether the mode answered before the run, and its recovery, stay with the playbook.
 
 Prints one JSON object: the results in the shapes the round's record reads (lab_run.py's
 lab_concurrent_record), the modes that did not come back (`unhealthy`, each with why) and how
@@ -181,31 +174,23 @@ def load(spec: dict[str, Any]) -> dict[str, Any]:
     until = f"{now + float(plan['duration_s']) + 1:.3f}"
     sampler_argv = [str(a).replace("{until}", until) for a in plan["sampler_argv"]]
     k6_argv = [str(a).replace("{start_at}", f"{now:.6f}") for a in plan["k6_argv"]]
-    sampler = subprocess.Popen(sampler_argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) if sampler_argv else None
-    try:
-        k6 = subprocess.Popen(k6_argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    except OSError as exc:  # as a shell would report it: the record names k6's exit and keeps this
-        k6, out, err, rc = None, "", f"lab_round: cannot run {k6_argv[0]}: {exc}", 127
+    sampler = subprocess.Popen(sampler_argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    k6 = subprocess.Popen(k6_argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     limit = float(plan.get("limit_s", 600))
-    if k6 is not None:
-        try:
-            out, err = k6.communicate(timeout=limit)
-        except subprocess.TimeoutExpired:
-            k6.kill()
-            out, err = k6.communicate()
-            err += f"\nlab_round: k6 killed after {limit:g} s"
-        rc = k6.returncode
-    sampler_rc = None
-    if sampler is not None:
-        # The load has ended: one more sample at the sampler's next tick brackets the window.
-        sampler.send_signal(signal.SIGUSR1)
-        try:
-            sampler.communicate(timeout=max(float(until) - time.time(), 0) + 10)
-        except subprocess.TimeoutExpired:
-            sampler.kill()
-            sampler.communicate()
-        sampler_rc = sampler.returncode
-    return {"cmd": k6_argv, "rc": rc, "stdout": out, "stderr": err, "finished": 1, "sampler_rc": sampler_rc}
+    try:
+        out, err = k6.communicate(timeout=limit)
+    except subprocess.TimeoutExpired:
+        k6.kill()
+        out, err = k6.communicate()
+        err += f"\nlab_round: k6 killed after {limit:g} s"
+    # The load has ended: one more sample at the sampler's next tick brackets the window.
+    sampler.send_signal(signal.SIGUSR1)
+    try:
+        sampler.communicate(timeout=max(float(until) - time.time(), 0) + 10)
+    except subprocess.TimeoutExpired:
+        sampler.kill()
+        sampler.communicate()
+    return {"cmd": k6_argv, "rc": k6.returncode, "stdout": out, "stderr": err, "finished": 1, "sampler_rc": sampler.returncode}
 
 
 def one_round(spec: dict[str, Any]) -> dict[str, Any]:
@@ -230,47 +215,6 @@ def one_round(spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def command(argv: list[str]) -> dict[str, Any]:
-    """A command as the command module reports it: rc, stdout, stderr (rc 127 when it cannot start)."""
-    try:
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return {"rc": 127, "stdout": "", "stderr": str(exc)}
-    return {"rc": done.returncode, "stdout": done.stdout.strip(), "stderr": done.stderr.strip()}
-
-
-def one_run(spec: dict[str, Any]) -> dict[str, Any]:
-    """A sequential run: prime, read the CPU time, the load, /health, read the CPU time again."""
-    mark = time.monotonic()
-    primer = get(spec["url"], timeout=30)
-    cpu_before = command(spec["cpu_argv"])
-    primed = time.monotonic() - mark
-    mark = time.monotonic()
-    k6 = load(spec)
-    loaded = time.monotonic() - mark
-    mark = time.monotonic()
-    health_after = get(f"{spec['base']}/health", timeout=30)
-    cpu_after = command(spec["cpu_argv"])
-    read = time.monotonic() - mark
-    return {
-        "primer": primer,
-        "cpu_before": cpu_before,
-        "k6": k6,
-        "health_after": health_after,
-        "cpu_after": cpu_after,
-        "unhealthy": [],
-        "timings_s": {"prepare": round(primed, 3), "load": round(loaded, 3), "after": round(read, 3)},
-    }
-
-
-def validate_run(spec: Any) -> str | None:
-    if not isinstance(spec, dict) or not all(isinstance(spec.get(k), str) for k in ("url", "base")):
-        return "RUN_JSON needs the strings 'url' (the primer's) and 'base' (the mode's)"
-    if not isinstance(spec.get("cpu_argv"), list) or not spec["cpu_argv"]:
-        return "RUN_JSON needs 'cpu_argv', the command that prints the mode's CPU seconds"
-    return None
-
-
 def validate(spec: Any) -> str | None:
     if not isinstance(spec, dict) or not isinstance(spec.get("modes"), dict) or not spec["modes"]:
         return "SPEC_JSON needs a non-empty object 'modes'"
@@ -283,23 +227,23 @@ def validate(spec: Any) -> str | None:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 3 or argv[1] not in ("prepare", "after", "round", "run"):
+    if len(argv) != 3 or argv[1] not in ("prepare", "after", "round"):
         print(__doc__.strip(), file=sys.stderr)
         return 2
     try:
         spec = json.loads(argv[2])
     except json.JSONDecodeError as exc:
-        print(f"lab_round: {'RUN' if argv[1] == 'run' else 'SPEC'}_JSON is not JSON: {exc}", file=sys.stderr)
+        print(f"lab_round: SPEC_JSON is not JSON: {exc}", file=sys.stderr)
         return 2
-    why = validate_run(spec) if argv[1] == "run" else validate(spec)
-    if not why and argv[1] in ("round", "run"):
+    why = validate(spec)
+    if not why and argv[1] == "round":
         plan = spec.get("load")
         if not isinstance(plan, dict) or not all(k in plan for k in ("scratch", "k6_argv", "sampler_argv", "duration_s")):
-            why = f"{argv[1]} needs 'load' with scratch, k6_argv, sampler_argv and duration_s"
+            why = "round needs 'load' with scratch, k6_argv, sampler_argv and duration_s"
     if why:
         print(f"lab_round: {why}", file=sys.stderr)
         return 2
-    print(json.dumps({"prepare": prepare, "after": after, "round": one_round, "run": one_run}[argv[1]](spec), sort_keys=True))
+    print(json.dumps({"prepare": prepare, "after": after, "round": one_round}[argv[1]](spec), sort_keys=True))
     return 0
 
 
