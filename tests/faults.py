@@ -117,6 +117,13 @@ class CampaignRun:
         """Every run.json, those of runs still running (or cut short) included."""
         return {p.parent.name: json.loads(p.read_text()) for p in sorted(self.folder.glob("runs/*/run.json"))}
 
+    def run_order(self) -> list[dict[str, object]] | None:
+        """The campaign's run order once its manifest is written (None before, or while it is being written)."""
+        try:
+            return list(json.loads((self.folder / "manifest.json").read_text())["run_order"])
+        except (OSError, ValueError, KeyError):
+            return None
+
     def runs(self) -> dict[str, dict[str, object]]:
         """The runs that ended (a run's record says `running` from its start until then)."""
         return {name: meta for name, meta in self.records().items() if meta.get("status") != "running"}

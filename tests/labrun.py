@@ -42,11 +42,21 @@ class Campaign:
     cli: subprocess.CompletedProcess[str]
 
     @property
+    def home(self) -> Path:
+        """The campaign's folder (results/<id>): every target's, the fleet report, lab.json, the runner's artifacts."""
+        return self.results / self.campaign_id
+
+    @property
     def folder(self) -> Path:
         """This machine's folder in the campaign (results/<id>/localhost)."""
-        return self.results / self.campaign_id / "localhost"
+        return self.home / "localhost"
+
+    @property
+    def artifacts(self) -> Path:
+        """ansible-runner's artifacts of the campaign's one run."""
+        return self.home / "ansible" / self.campaign_id
 
     @property
     def log(self) -> str:
         """ansible-playbook's full output, as ansible-runner kept it."""
-        return (self.results / self.campaign_id / "ansible" / self.campaign_id / "stdout").read_text()
+        return (self.artifacts / "stdout").read_text()

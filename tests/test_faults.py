@@ -51,8 +51,8 @@ def test_a_service_killed_mid_run_fails_that_run_and_comes_back_for_the_next_rou
         "docker": lambda: docker.from_env().containers.get("lab-docker").kill(),
     }
     run = CampaignRun(tmp_path, "kills").start()
-    wait_until(lambda: _run_order(run), 240, "the campaign's manifest")
-    first_round = [str(entry["mode"]) for entry in _run_order(run) or [] if int(str(entry["round"])) == 1]
+    wait_until(run.run_order, 240, "the campaign's manifest")
+    first_round = [str(entry["mode"]) for entry in run.run_order() or [] if int(str(entry["round"])) == 1]
     assert sorted(first_round) == sorted(kills), first_round
     for mode in first_round:  # in the order the campaign runs them
         run.wait_for_measuring(mode, 1)
@@ -140,16 +140,8 @@ def test_interrupted_campaign_resumes_keeping_what_finished(tmp_path: Path) -> N
     assert "1 runs this time" in log
 
 
-def _run_order(run: CampaignRun) -> list[dict[str, object]] | None:
-    """The campaign's run order once its manifest is written (None before, or while it is being written)."""
-    try:
-        return list(json.loads((run.folder / "manifest.json").read_text())["run_order"])
-    except (OSError, ValueError, KeyError):
-        return None
-
-
 def _second(run: CampaignRun) -> tuple[str, int]:
-    second = (_run_order(run) or [])[1]
+    second = (run.run_order() or [])[1]
     return str(second["mode"]), int(str(second["round"]))
 
 

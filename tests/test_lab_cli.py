@@ -42,14 +42,14 @@ def test_lab_is_installed_on_the_venvs_path() -> None:
 
 
 def test_a_smoke_campaign_through_lab_bench(ladder_campaign: Campaign) -> None:
-    smoke, results = ladder_campaign.cli, ladder_campaign.results
+    smoke = ladder_campaign.cli
     assert smoke.returncode == 0, smoke.stdout[-3000:] + smoke.stderr[-2000:]
     assert "TASK [" not in smoke.stdout and "PLAY RECAP" not in smoke.stdout, "the progress shows plays and rounds, not tasks"
     lines = smoke.stdout.strip().splitlines()
     assert sum(1 for line in lines if line.startswith("  run ") and ": ok " in line) == 2, "one line per finished round ('run 1/2')"
     assert "costlier" in smoke.stdout or "cheaper" in smoke.stdout or "no difference" in smoke.stdout
-    assert lines[-1] == f"fleet report: {results / 'ci-ladder' / 'report' / 'report.html'}"
-    artifacts = results / "ci-ladder" / "ansible" / "ci-ladder"
+    assert lines[-1] == f"fleet report: {ladder_campaign.home / 'report' / 'report.html'}"
+    artifacts = ladder_campaign.artifacts
     assert (artifacts / "status").read_text() == "successful" and (artifacts / "rc").read_text() == "0"
     log = (artifacts / "stdout").read_text()
     assert "TASK [lab : Run the round in one call (restart, place, prime, load, check, record)]" in log and "PLAY RECAP" in log, (
@@ -61,14 +61,14 @@ def test_a_smoke_campaign_through_lab_bench(ladder_campaign: Campaign) -> None:
     assert [e["primary_metric"] for e in published if e["type"] == "plan"] == ["cpu_us_per_request"]
     assert [e["round"] for e in published if e["type"] == "run"] == [1, 2]
     assert [e["type"] for e in published if e["type"] == "precision"] == ["precision"] * 2
-    lab_file = json.loads((results / "ci-ladder" / "lab.json").read_text())
+    lab_file = json.loads((ladder_campaign.home / "lab.json").read_text())
     assert lab_file["rc"] == 0 and lab_file["status"] == "successful"
 
 
 def test_status_shows_the_complete_campaign(ladder_campaign: Campaign) -> None:
     status = lab("status", "--results", str(ladder_campaign.results))
     assert status.returncode == 0
-    row = next(line for line in status.stdout.splitlines() if line.startswith("ci-ladder"))
+    row = next(line for line in status.stdout.splitlines() if line.startswith(ladder_campaign.campaign_id))
     assert "smoke_ladder" in row and "2/0/0" in row and " complete " in row and "cpu_us_per_request: docker" in row
 
 
