@@ -53,6 +53,13 @@ LADDER_CAVEAT = (
     "CONFIG_IRQ_TIME_ACCOUNTING here): the bridge step is a floor of what the path costs the machine"
 )
 
+SPEED_ADJUSTED_NOTE = (
+    "the CIs are at the rounds' speeds (the profile's adjust_for_speed): each round's log-ratio regressed on that "
+    "round's machine speed (the other modes' mean CPU per request), the estimate the plain mean, the spread what the "
+    "speed leaves; they cover each gap at the speeds this campaign's rounds ran at, not at other speeds "
+    "(speed_slope_pp_per_pct: how a step moves with each 1% the machine is slower)"
+)
+
 FACTS_THAT_MUST_MATCH = ("packages_sha256", "payload_sha256", "cpuset", "python")
 # Load generators started further apart than this are flagged.
 SKEW_WARNING_S = 0.5
@@ -240,7 +247,11 @@ class Report:
     def ladder(self) -> Ladder | None:
         """The profile's decomposition (its `ladder` of rungs) on the primary metric, or None."""
         rungs = [str(r) for r in (self.campaign.manifest.get("profile") or {}).get("ladder") or []]
-        return ladder(self.ok_runs(), rungs, self.primary_metric, stage_one_of(self.campaign)) if rungs else None
+        return (
+            ladder(self.ok_runs(), rungs, self.primary_metric, stage_one_of(self.campaign), speed_adjusted_of(self.campaign))
+            if rungs
+            else None
+        )
 
     def ok_runs(self) -> pd.DataFrame:
         return self.runs[self.runs["status"] == "ok"] if "status" in self.runs else self.runs
@@ -265,7 +276,8 @@ class Report:
         data = found.as_json()
         for row in data["steps"]:
             row["what"] = self.step_label(row["from"], row["to"])
-        return data | {"caveat": LADDER_CAVEAT}
+        adjusted = any(bool(row.get("ci_at_rounds_speeds")) for row in [*data["steps"], data["total"]])
+        return data | {"caveat": LADDER_CAVEAT, "ci_note": SPEED_ADJUSTED_NOTE if adjusted else None}
 
     def ladder_lines(self) -> list[str]:
         found = self.ladder
@@ -282,6 +294,7 @@ class Report:
         return [
             f"where the cost comes from: {t.mode} vs {found.rungs[0]} {total} over {t.n_pairs} rounds, step by step "
             "(each paired in the same rounds; the steps add up in log space): " + "; ".join(parts),
+            *([SPEED_ADJUSTED_NOTE] if any(c.speed_adjusted for c in [*found.steps, t]) else []),
             LADDER_CAVEAT,
         ]
 
@@ -295,7 +308,7 @@ class Report:
             of = (facts or {}).get("twin_of")
             if not of or of == self.baseline or of not in set(ok["mode"]) or mode not in set(ok["mode"]):
                 continue
-            c = compare(ok, mode, self.primary_metric, str(of), stage_one_of(self.campaign))
+            c = compare(ok, mode, self.primary_metric, str(of), stage_one_of(self.campaign), speed_adjusted_of(self.campaign))
             if c is None:
                 continue
             holds = bool(c.ci95 and c.ci95[0] <= 0 <= c.ci95[1])
@@ -389,6 +402,14 @@ def stage_one_of(campaign: Campaign) -> int | None:
         raise CampaignError(
             f"{campaign.path / 'manifest.json'}: precision.min_rounds is {value!r} (expected a whole number of rounds, 2 or more)"
         )
+    return value
+
+
+def speed_adjusted_of(campaign: Campaign) -> bool:
+    """Whether the campaign's profile put its CIs at the rounds' speeds (`adjust_for_speed`)."""
+    value = rules.with_defaults(campaign.manifest.get("profile") or {}).get("adjust_for_speed")
+    if not isinstance(value, bool):
+        raise CampaignError(f"{campaign.path / 'manifest.json'}: profile.adjust_for_speed is {value!r} (expected true or false)")
     return value
 
 
@@ -603,7 +624,7 @@ def build(folder: Path) -> Report:
     campaign = load_campaign(folder)
     runs = runs_frame(campaign)
     ok = runs[runs["status"] == "ok"]
-    found = comparisons(ok, baseline_of(campaign), primary_metric_of(campaign), stage_one_of(campaign))
+    found = comparisons(ok, baseline_of(campaign), primary_metric_of(campaign), stage_one_of(campaign), speed_adjusted_of(campaign))
     histograms: dict[str, np.ndarray] = {}
     for run in campaign.runs:
         if run.problem is None and run.points is not None and run.points.histogram is not None:

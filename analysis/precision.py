@@ -20,12 +20,24 @@ normal noise whatever the spread: N depends only on s0, which is independent of 
 mean. The rule it replaced (stop at the first n >= 6 whose own t interval is narrow enough)
 stopped when the sample sd was small by chance: 92.5-93.8% coverage at the profiles' spreads
 (`procedure_coverage`, tests/unit/test_precision.py).
+
+At the rounds' speeds (a profile's `adjust_for_speed`): some gaps move with the machine's speed,
+which drifts by 20-35% between the rounds of one campaign (the bridge's steps: docker-proxy's
+CPU per request scales less than the service's). Each round's log-ratio is then regressed on
+that round's speed (the other modes' mean log CPU per request, `others_level`); the estimate is
+still the plain mean of the log-ratios (the fit is centred on the rounds' own mean speed), and
+the interval's spread is the regression's residual spread (one degree of freedom fewer). What
+it covers is the gap at the speeds the rounds ran at (their average over the campaign's
+rounds), not over speeds the machine might have had: a campaign's interval is about its own
+occasion either way, and the pool across occasions (analysis.occasions) is what speaks for
+the machine. Stein's rule keeps its exactness: the residual spread of the first stage is
+independent of the mean (`procedure_coverage` with `slope`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,6 +69,8 @@ class Gap:
     mean_log: float = 0.0  # their mean
     # Rounds of the first stage whose spread made the interval (Stein's rule); None: a t interval over all.
     stage_one: int | None = None
+    # The spread is what the rounds' speeds leave (adjusted for speed): sd_log is then the residual sd.
+    speed_adjusted: bool = False
 
     @property
     def half_width_pp(self) -> float | None:
@@ -76,8 +90,16 @@ def _to_pct(log_ratio: float, higher_is_better: bool) -> float:
     return (1.0 - ratio) * 100.0 if higher_is_better else (ratio - 1.0) * 100.0
 
 
+# Fewest pairs (and first-stage rounds) for a regression on the speed: two degrees of freedom left.
+MIN_ADJUSTED_PAIRS = 4
+
+
 def paired_gap(
-    baseline: Sequence[float], mode: Sequence[float], higher_is_better: bool = False, stage_one: int | None = None
+    baseline: Sequence[float],
+    mode: Sequence[float],
+    higher_is_better: bool = False,
+    stage_one: int | None = None,
+    level: Sequence[float] | np.ndarray | None = None,
 ) -> Gap | None:
     """The mode's gap to the baseline over paired rounds (same index = same round, in round order).
 
@@ -85,9 +107,17 @@ def paired_gap(
     and p-value then come from the first stage's spread (stage_one - 1 degrees of freedom).
     With fewer pairs than that (a budget or failures cut the first stage short) the number of
     rounds never depended on the data, and the plain t interval is the honest one.
+    level: per round (aligned with the pairs), the machine's speed (`others_level`): the spread
+    is then the residual one after regressing the log-ratios on its log (one degree of freedom
+    fewer), unless too few pairs (MIN_ADJUSTED_PAIRS) or a speed that never moved leave no fit.
     """
     b, m = np.asarray(baseline, dtype=float), np.asarray(mode, dtype=float)
+    x = None if level is None else np.asarray(level, dtype=float)
+    if x is not None and len(x) != len(b):
+        raise ValueError(f"level has {len(x)} values for {len(b)} pairs")
     keep = np.isfinite(b) & np.isfinite(m) & (b > 0) & (m > 0)
+    if x is not None:
+        keep &= np.isfinite(x) & (x > 0)
     b, m = b[keep], m[keep]
     n = len(b)
     if n == 0:
@@ -97,25 +127,55 @@ def paired_gap(
     estimate = _to_pct(mean, higher_is_better)
     if n < 2:
         return Gap(estimate, None, None, n, None, mean)
-    sd = float(logs.std(ddof=1))
     two_stage = stage_one is not None and stage_one >= 2 and n >= stage_one
-    spread, df = (float(logs[:stage_one].std(ddof=1)), stage_one - 1) if two_stage and stage_one else (sd, n - 1)
+    head = stage_one if two_stage and stage_one else n
+    speed = None if x is None else np.log(x[keep])
+    adjusted = speed is not None and head >= MIN_ADJUSTED_PAIRS and bool(np.ptp(speed[:head]) > 0) and bool(np.ptp(speed) > 0)
+    if adjusted and speed is not None:
+        sd = residual_sd(logs, speed)
+        spread, df = residual_sd(logs[:head], speed[:head]), head - 2
+    else:
+        sd = float(logs.std(ddof=1))
+        spread, df = (float(logs[:head].std(ddof=1)), head - 1)
     used = stage_one if two_stage else None
     if spread == 0.0:
-        return Gap(estimate, (estimate, estimate), 1.0 if mean == 0 else 0.0, n, sd, mean, used)
+        return Gap(estimate, (estimate, estimate), 1.0 if mean == 0 else 0.0, n, sd, mean, used, adjusted)
     half = float(t_quantile(0.5 + CONFIDENCE / 2, df)) * spread / math.sqrt(n)
     ends = sorted((_to_pct(mean - half, higher_is_better), _to_pct(mean + half, higher_is_better)))
     p_value = float(2 * t_sf(abs(mean) / (spread / math.sqrt(n)), df))
-    return Gap(estimate, (ends[0], ends[1]), p_value, n, sd, mean, used)
+    return Gap(estimate, (ends[0], ends[1]), p_value, n, sd, mean, used, adjusted)
 
 
-def stein_rounds(sd0: float | None, stage_one: int, target_pp: float, mean_log: float = 0.0, limit: int = 100_000) -> int | None:
+def residual_sd(y: np.ndarray, x: np.ndarray) -> float:
+    """The residual standard deviation of y regressed on x by least squares (n - 2 degrees of freedom)."""
+    xc, yc = x - x.mean(), y - y.mean()
+    slope = float((xc * yc).sum() / (xc * xc).sum())
+    return float(math.sqrt(max(float(((yc - slope * xc) ** 2).sum()), 0.0) / (len(y) - 2)))
+
+
+def others_level(rounds: Sequence[Mapping[str, float]], pair: tuple[str, str]) -> list[float] | None:
+    """The machine's speed in each of `rounds` (each a mode's value by name, in round order): the
+    geometric mean over the modes other than `pair` that have a positive value in every one of
+    them (so neither side's own noise is in it); None when no such mode exists."""
+    if not rounds:
+        return None
+    names = set(rounds[0]).intersection(*rounds[1:]) - set(pair)
+    others = sorted(name for name in names if all(float(r[name]) > 0 for r in rounds))
+    if not others:
+        return None
+    return [math.exp(sum(math.log(float(r[name])) for name in others) / len(others)) for r in rounds]
+
+
+def stein_rounds(
+    sd0: float | None, stage_one: int, target_pp: float, mean_log: float = 0.0, limit: int = 100_000, speed_adjusted: bool = False
+) -> int | None:
     """Rounds in all that Stein's rule asks for after a first stage of `stage_one` rounds with
-    log-ratio spread sd0 and mean mean_log, for a final half-width of at most target_pp points."""
+    log-ratio spread sd0 and mean mean_log, for a final half-width of at most target_pp points
+    (speed_adjusted: sd0 is a residual spread, with one degree of freedom fewer)."""
     if sd0 is None or stage_one < 2 or target_pp <= 0:
         return None
     target = math.asinh(target_pp / (100.0 * math.exp(mean_log)))
-    t0 = float(t_quantile(0.5 + CONFIDENCE / 2, stage_one - 1))
+    t0 = float(t_quantile(0.5 + CONFIDENCE / 2, stage_one - (2 if speed_adjusted else 1)))
     return int(min(limit, max(stage_one, math.ceil((t0 * sd0 / target) ** 2))))
 
 
@@ -128,27 +188,42 @@ def procedure_coverage(
     trials: int = 20_000,
     seed: int = 1,
     residuals: Sequence[float] | None = None,
+    slope: float = 0.0,
+    speed_sd: float = 0.0,
+    speed_adjusted: bool = False,
 ) -> tuple[float, float]:
     """The whole stopping procedure simulated: (share of final CIs holding the true gap, mean rounds).
 
     Each synthetic campaign draws rounds (normal log-ratio noise of sd `sd_log`, or resampled
     `residuals`), runs Stein's first stage of `stage_one` rounds, continues to the N it asks for
     (at most max_rounds: the budget), and computes the interval exactly as the report does
-    (paired_gap with stage_one).
+    (paired_gap with stage_one). slope, speed_sd: each round's machine speed (log, sd speed_sd,
+    centred on 0) moves its log-ratio by slope times it. speed_adjusted: the procedure at the
+    rounds' speeds (residual spreads), judged on what it claims to cover: the true gap at the
+    mean speed of the N rounds run; otherwise on the true gap at the mean speed of all rounds.
     """
     rng = np.random.default_rng(seed)
     truth = math.log1p(true_gap_pct / 100.0)
-    logs = _synthetic_logs(rng, truth, sd_log, residuals, (trials, max_rounds))
-    first = logs[:, :stage_one]
-    s0 = first.std(axis=1, ddof=1)
+    speed = rng.normal(0.0, speed_sd, size=(trials, max_rounds)) if speed_sd > 0 else np.zeros((trials, max_rounds))
+    logs = _synthetic_logs(rng, truth, sd_log, residuals, (trials, max_rounds)) + slope * speed
+    first, x0 = logs[:, :stage_one], speed[:, :stage_one]
+    if speed_adjusted:
+        xc = x0 - x0.mean(axis=1, keepdims=True)
+        yc = first - first.mean(axis=1, keepdims=True)
+        fitted = (xc * yc).sum(axis=1, keepdims=True) / np.maximum((xc * xc).sum(axis=1, keepdims=True), 1e-300) * xc
+        s0 = np.sqrt(((yc - fitted) ** 2).sum(axis=1) / (stage_one - 2))
+        df = stage_one - 2
+    else:
+        s0, df = first.std(axis=1, ddof=1), stage_one - 1
     target = np.arcsinh(target_pp / (100.0 * np.exp(first.mean(axis=1))))
-    t0 = float(t_quantile(0.5 + CONFIDENCE / 2, stage_one - 1))
+    t0 = float(t_quantile(0.5 + CONFIDENCE / 2, df))
     wanted = np.ceil((t0 * s0 / np.maximum(target, 1e-12)) ** 2)
     rounds = np.clip(wanted, stage_one, max_rounds).astype(int)
     kept = np.arange(1, max_rounds + 1)[None, :] <= rounds[:, None]
     mean = (logs * kept).sum(axis=1) / rounds
     half = t0 * s0 / np.sqrt(rounds)
-    return float(np.mean((mean - half <= truth) & (truth <= mean + half))), float(rounds.mean())
+    covered = truth + slope * (speed * kept).sum(axis=1) / rounds if speed_adjusted else truth
+    return float(np.mean((mean - half <= covered) & (covered <= mean + half))), float(rounds.mean())
 
 
 def _synthetic_logs(

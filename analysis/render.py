@@ -106,7 +106,7 @@ def markdown(report: Report, out: Path | None = None) -> str:
     steps = report.ladder_json()
     if steps is not None:
         lines += ["", "## Where the cost comes from (each step vs the rung before it, same rounds)", "", ladder_table(steps)]
-        lines += ["", f"Caveat: {steps['caveat']}."]
+        lines += ["", f"Caveat: {steps['caveat']}."] + ([f"Intervals: {steps['ci_note']}."] if steps.get("ci_note") else [])
     lines += [
         "",
         f"## Gap against {report.baseline} (positive = worse)",
@@ -229,6 +229,7 @@ def ladder_table(data: dict[str, Any]) -> str:
                     "95% CI": f"{r['ci95'][0]:+.2f} – {r['ci95'][1]:+.2f}" if r["ci95"] else "–",
                     "share": f"{r['share_of_total']:.0%}" if r.get("share_of_total") is not None else "–",
                     "rounds": r["n_pairs"],
+                    "pp per 1% slower": f"{r['speed_slope_pp_per_pct']:+.3f}" if r.get("speed_slope_pp_per_pct") is not None else "–",
                 }
                 for r in rows
             ]

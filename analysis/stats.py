@@ -230,6 +230,8 @@ class Comparison:
     role: str = "primary"
     q_value: float | None = None
     speed: SpeedDependence | None = None
+    # The CI is at the rounds' speeds (analysis.precision): its spread is what the speed leaves.
+    speed_adjusted: bool = False
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -248,6 +250,7 @@ class Comparison:
             "mde_80_pct": rounded(self.mde_pct),
             f"rounds_for_{TARGET_HALF_WIDTH_PP:g}pp": self.rounds_for_target,
             "speed_dependence": self.speed.as_json() if self.speed else None,
+            "ci_at_rounds_speeds": self.speed_adjusted,
         }
 
 
@@ -262,18 +265,22 @@ def by_round(ok: pd.DataFrame, mode: str, metric: str, baseline: str = BASELINE)
     return wide.reindex(columns=[baseline, mode]).dropna(how="all")
 
 
-def compare(ok: pd.DataFrame, mode: str, metric: str, baseline: str = BASELINE, stage_one: int | None = None) -> Comparison | None:
+def compare(
+    ok: pd.DataFrame, mode: str, metric: str, baseline: str = BASELINE, stage_one: int | None = None, speed_adjusted: bool = False
+) -> Comparison | None:
     """Compare over the rounds where both modes have an ok run: every number here is paired.
 
     stage_one: the campaign's rounds were decided by Stein's rule on this metric (its first
-    stage's spread makes the CI: analysis.precision)."""
+    stage's spread makes the CI: analysis.precision). speed_adjusted: the CI at the rounds'
+    speeds (the other modes' level as the regressor: analysis.precision)."""
     rounds = by_round(ok, mode, metric, baseline)
     pairs = rounds.dropna()
     pairs = pairs[(pairs[baseline] > 0) & (pairs[mode] > 0)]
     if pairs.empty:
         return None
     b, m = pairs[baseline].to_numpy(), pairs[mode].to_numpy()
-    gap = paired_gap(b, m, higher_is_better=metric in HIGHER_IS_BETTER, stage_one=stage_one)
+    level = other_modes_level(ok, metric, (baseline, mode), pairs.index) if speed_adjusted else None
+    gap = paired_gap(b, m, higher_is_better=metric in HIGHER_IS_BETTER, stage_one=stage_one, level=level)
     if gap is None:
         return None
     significant = bool(gap.p_value is not None and gap.p_value < ALPHA and gap.significant)
@@ -291,6 +298,7 @@ def compare(ok: pd.DataFrame, mode: str, metric: str, baseline: str = BASELINE, 
         gap.mde_pct(),
         pairs_for_half_width(gap.sd_log, TARGET_HALF_WIDTH_PP, gap.mean_log),
         speed=speed_dependence(b, m, other_modes_level(ok, metric, (baseline, mode), pairs.index)) if metric == SPEED_METRIC else None,
+        speed_adjusted=gap.speed_adjusted,
     )
 
 
@@ -334,14 +342,21 @@ def gap_ci(metric: str, baseline: np.ndarray, mode: np.ndarray, paired: bool = T
     return (float(low), float(high)) if np.isfinite([low, high]).all() else None
 
 
-def comparisons(ok: pd.DataFrame, baseline: str = BASELINE, primary: str | None = None, stage_one: int | None = None) -> list[Comparison]:
+def comparisons(
+    ok: pd.DataFrame, baseline: str = BASELINE, primary: str | None = None, stage_one: int | None = None, speed_adjusted: bool = False
+) -> list[Comparison]:
     """Every mode against the baseline on every metric; the secondary ones (not `primary`)
     significant only at a false discovery rate of ALPHA over all of them. stage_one: the
-    primary metric's rounds were decided by Stein's rule (its CI is the rule's)."""
+    primary metric's rounds were decided by Stein's rule (its CI is the rule's);
+    speed_adjusted: the primary metric's CIs are at the rounds' speeds."""
     modes = [mode for mode in ok["mode"].drop_duplicates() if mode != baseline]
     found = [
         c
-        for c in (compare(ok, mode, metric, baseline, stage_one if metric == primary else None) for mode in modes for metric in METRICS)
+        for c in (
+            compare(ok, mode, metric, baseline, *((stage_one, speed_adjusted) if metric == primary else (None, False)))
+            for mode in modes
+            for metric in METRICS
+        )
         if c is not None
     ]
     return control_fdr(found, primary) if primary else found
@@ -376,6 +391,8 @@ class Ladder:
                 "ci95": [rounded(c.ci95[0]), rounded(c.ci95[1])] if c.ci95 else None,
                 "ci_half_width_pp": rounded(c.half_width_pp),
                 "n_pairs": c.n_pairs,
+                "ci_at_rounds_speeds": c.speed_adjusted,
+                "speed_slope_pp_per_pct": rounded(c.speed.slope) if c.speed else None,
             }
 
         steps = [
@@ -390,9 +407,10 @@ class Ladder:
         }
 
 
-def ladder(ok: pd.DataFrame, rungs: list[str], metric: str, stage_one: int | None = None) -> Ladder | None:
+def ladder(ok: pd.DataFrame, rungs: list[str], metric: str, stage_one: int | None = None, speed_adjusted: bool = False) -> Ladder | None:
     """Each adjacent pair of rungs compared (paired log-ratios, the same rounds for every step),
-    and the first rung against the last. None with fewer than two rungs or no round holding all."""
+    and the first rung against the last. None with fewer than two rungs or no round holding all.
+    speed_adjusted: every CI at the rounds' speeds (the estimates do not change)."""
     if len(rungs) < 2:
         return None
     wide = ok.pivot_table(index="round", columns="mode", values=metric, aggfunc="mean").reindex(columns=rungs)
@@ -401,8 +419,8 @@ def ladder(ok: pd.DataFrame, rungs: list[str], metric: str, stage_one: int | Non
     if full.empty:
         return None
     rows = ok[ok["round"].isin(full.index)]
-    steps = [compare(rows, high, metric, low, stage_one) for low, high in zip(rungs, rungs[1:], strict=False)]
-    total = compare(rows, rungs[-1], metric, rungs[0], stage_one)
+    steps = [compare(rows, high, metric, low, stage_one, speed_adjusted) for low, high in zip(rungs, rungs[1:], strict=False)]
+    total = compare(rows, rungs[-1], metric, rungs[0], stage_one, speed_adjusted)
     if total is None or any(s is None for s in steps):
         return None
     return Ladder(list(rungs), metric, [s for s in steps if s is not None], total)

@@ -125,6 +125,10 @@ def test_the_report_decomposes_the_cost_and_checks_the_container_twin(rounds: tu
     assert [(s["from"], s["to"]) for s in ladder["steps"]] == list(zip(ladder["rungs"], ladder["rungs"][1:], strict=False))
     assert all(s["n_pairs"] == 2 and s["ci95"] for s in ladder["steps"]) and ladder["total"]["to"] == "docker_proxy"
     assert abs(ladder["log_sum_pct"] - ladder["total"]["gap_pct"]) < 0.01
+    # adjust_for_speed is on (as in ladder), but two rounds leave no fit: the plain intervals stand, said so.
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["profile"]["adjust_for_speed"] is True
+    assert not any(s["ci_at_rounds_speeds"] for s in ladder["steps"]) and ladder["ci_note"] is None
     (twin,) = gap["twins"]
     assert twin["mode"] == "docker_host_b" and twin["twin_of"] == "docker_host" and twin["n_pairs"] == 2
     assert any(line.startswith("where the cost comes from: docker_proxy vs native") for line in gap["verdicts"])

@@ -90,6 +90,14 @@ BAD_PROFILE = {
             "lab_profiles.smoke.max_other_work is 'lots': a share of the service core above 0",
         ),
         (
+            {"lab_profile": "smoke", "lab_profiles": {"smoke": BAD_PROFILE["smoke"] | {"measure_s": 5, "adjust_for_speed": "yes"}}},
+            'profile smoke: adjust_for_speed is "yes": true or false, and true only in a concurrent profile',
+        ),
+        (
+            {"lab_profile": "smoke", "lab_profiles": {"smoke": BAD_PROFILE["smoke"] | {"measure_s": 5, "adjust_for_speed": True}}},
+            "profile smoke: adjust_for_speed is true: true or false, and true only in a concurrent profile",
+        ),
+        (
             {
                 "lab_profile": "smoke",
                 "lab_profiles": {"smoke": BAD_PROFILE["smoke"] | {"measure_s": 5, "block_rounds": 3, "block_resets": ["reboot"]}},

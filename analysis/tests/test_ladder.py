@@ -142,3 +142,50 @@ def test_the_report_shows_the_decomposition_as_a_table_and_a_waterfall() -> None
     assert table.count("\n") == 2 + len(STEPS) and "native -> docker_proxy" in table and "Docker's seccomp filter" in table
     fig = waterfall_figure(data)
     assert len(fig.axes[0].patches) == len(STEPS) + 1
+
+
+def speed_bound_rounds(n: int = 40, seed: int = 5) -> pd.DataFrame:
+    """As rounds(), with a machine whose speed drifts ±30% and a proxy step that shrinks as it
+    slows (docker-proxy's CPU scaling less than the service's): -0.1 pp of the step per 1%."""
+    frame = rounds(n, seed=seed, sd=0.01)
+    level = frame.groupby("round")["cpu_us_per_request"].transform(lambda v: np.exp(np.log(v).mean()))
+    slow = np.log(level / level.mean())
+    proxy = frame["mode"] == "docker_proxy"
+    frame.loc[proxy, "cpu_us_per_request"] *= np.exp(-0.1 * slow[proxy] * 2.0)
+    return frame
+
+
+def test_at_the_rounds_speeds_the_estimates_stay_and_a_speed_bound_step_narrows() -> None:
+    frame = speed_bound_rounds()
+    plain = ladder(frame, RUNGS, "cpu_us_per_request")
+    adjusted = ladder(frame, RUNGS, "cpu_us_per_request", speed_adjusted=True)
+    assert plain is not None and adjusted is not None
+    for a, b in zip([*plain.steps, plain.total], [*adjusted.steps, adjusted.total], strict=True):
+        assert a.gap_pct == pytest.approx(b.gap_pct, abs=1e-9) and b.speed_adjusted and not a.speed_adjusted
+    assert adjusted.log_sum_pct == pytest.approx(adjusted.total.gap_pct, abs=1e-9)
+    # The proxy step moves with the speed: its CI narrows; a step that does not move stays as wide.
+    widths = [(a.half_width_pp, b.half_width_pp) for a, b in zip(plain.steps, adjusted.steps, strict=True)]
+    assert all(a is not None and b is not None for a, b in widths)
+    assert widths[-1][1] < 0.8 * widths[-1][0]  # type: ignore[operator]
+    assert widths[0][1] == pytest.approx(widths[0][0], rel=0.1)
+
+
+def test_gap_json_says_the_intervals_are_at_the_rounds_speeds() -> None:
+    rep = report(speed_bound_rounds())
+    rep.campaign.manifest["profile"]["adjust_for_speed"] = True
+    data = rep.ladder_json()
+    assert data is not None and data["ci_note"] and "rounds' speeds" in data["ci_note"]
+    assert all(row["ci_at_rounds_speeds"] for row in [*data["steps"], data["total"]])
+    assert data["steps"][-1]["speed_slope_pp_per_pct"] < 0
+    assert any("rounds' speeds" in line for line in rep.ladder_lines())
+    unadjusted = report(rounds()).ladder_json()
+    assert unadjusted is not None and unadjusted["ci_note"] is None
+
+
+def test_a_manifest_whose_adjust_for_speed_is_not_a_boolean_is_refused() -> None:
+    from analysis.load import CampaignError
+    from analysis.model import speed_adjusted_of
+
+    campaign = Campaign(path=Path("c"), manifest={"profile": {"adjust_for_speed": "yes"}}, runs=[])
+    with pytest.raises(CampaignError, match="adjust_for_speed is 'yes'"):
+        speed_adjusted_of(campaign)

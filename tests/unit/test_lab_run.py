@@ -420,6 +420,30 @@ def test_the_stopping_rule_runs_the_rounds_steins_first_stage_asks_for_less_the_
         lab_precision(str(tmp_path), "native", "cpu_us_per_request", False, 2.0, 4, {"max_other_work": "lots"})
 
 
+def test_the_stopping_rule_sizes_at_the_rounds_speeds_as_the_report_does(tmp_path: Path) -> None:
+    """adjust_for_speed: each comparison's first-stage spread is what the other modes' level
+    leaves, so a gap that moves with the machine's speed asks for fewer rounds, and the width
+    is the report's own (paired_gap with the same level)."""
+    rng = np.random.default_rng(8)
+    speed = np.exp(rng.normal(0, 0.25, 12))
+    rows = []
+    for r, s in enumerate(speed, start=1):
+        values = {
+            "native": 1000.0 * s * math.exp(rng.normal(0, 0.01)),
+            "other": 1000.0 * s * math.exp(rng.normal(0, 0.01)),
+            "docker": 1000.0 * s * math.exp(0.2 - 0.15 * math.log(s) + rng.normal(0, 0.01)),
+        }
+        rows.append(values)
+        per_mode = {m: {"cpu_us_per_request": v} for m, v in values.items()}
+        write_meta(tmp_path, f"{r:03d}_concurrent_r{r}", {"design": "concurrent", "status": "ok", "round": r, "per_mode": per_mode})
+    plain = lab_precision(str(tmp_path), "native", "cpu_us_per_request", False, 1.0, 6, {})
+    adjusted = lab_precision(str(tmp_path), "native", "cpu_us_per_request", False, 1.0, 6, {"adjust_for_speed": True})
+    assert adjusted["modes"]["docker"]["rounds_needed"] < plain["modes"]["docker"]["rounds_needed"]
+    expected = paired_gap([r["native"] for r in rows], [r["docker"] for r in rows], stage_one=6, level=[r["other"] for r in rows])
+    assert expected is not None and expected.speed_adjusted
+    assert adjusted["modes"]["docker"]["half_width_pp"] == pytest.approx(expected.half_width_pp)
+
+
 def sequential_observed(**changes: Any) -> dict[str, Any]:
     observed = {
         "k6_jobs": [{"rc": 0, "stderr": "", "cmd": ["k6", "run"]}],

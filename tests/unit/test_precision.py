@@ -150,3 +150,62 @@ def test_a_pause_longer_than_the_profiles_starts_a_new_block() -> None:
     assert blocks(starts, max_pause_s({"max_pause_min": 60})) == [[1, 2, 3, 4, 5]]
     with pytest.raises(ValueError, match="max_pause_min is 'soon'"):
         max_pause_s({"max_pause_min": "soon"})
+
+
+def test_at_the_rounds_speeds_the_spread_is_the_regressions_residual_and_the_estimate_the_mean() -> None:
+    rng = np.random.default_rng(3)
+    n = 40
+    level = 1000.0 * np.exp(rng.normal(0, 0.25, n))
+    baseline = level * np.exp(rng.normal(0, 0.01, n))
+    mode = baseline * np.exp(0.2 - 0.1 * np.log(level / 1000.0) + rng.normal(0, 0.02, n))
+    plain, adjusted = paired_gap(baseline, mode), paired_gap(baseline, mode, level=level)
+    assert plain is not None and adjusted is not None and adjusted.speed_adjusted and not plain.speed_adjusted
+    assert adjusted.gap_pct == pytest.approx(plain.gap_pct, abs=1e-12)
+    fit = stats.linregress(np.log(level), np.log(mode / baseline))
+    resid = np.log(mode / baseline) - (fit.intercept + fit.slope * np.log(level))
+    sd = math.sqrt((resid**2).sum() / (n - 2))
+    assert adjusted.sd_log == pytest.approx(sd, rel=1e-9)
+    half = stats.t.ppf(0.975, n - 2) * sd / math.sqrt(n)
+    mean = np.log(mode / baseline).mean()
+    assert adjusted.ci95 == pytest.approx((math.expm1(mean - half) * 100, math.expm1(mean + half) * 100), rel=1e-9)
+    assert adjusted.half_width_pp < 0.7 * plain.half_width_pp
+    # Stein's rule: the first stage's residual spread, n - 2 degrees of freedom there.
+    staged = paired_gap(baseline, mode, stage_one=20, level=level)
+    fit0 = stats.linregress(np.log(level[:20]), np.log(mode[:20] / baseline[:20]))
+    r0 = np.log(mode[:20] / baseline[:20]) - (fit0.intercept + fit0.slope * np.log(level[:20]))
+    half0 = stats.t.ppf(0.975, 18) * math.sqrt((r0**2).sum() / 18) / math.sqrt(n)
+    assert staged is not None and staged.half_width_pp == pytest.approx(
+        100 * (math.expm1(mean + half0) - math.expm1(mean - half0)) / 2, rel=1e-9
+    )
+
+
+def test_without_a_fit_at_the_rounds_speeds_the_plain_interval_stands() -> None:
+    b, m = [100.0, 101.0, 99.0, 100.5, 100.2], [110.0, 111.5, 108.0, 110.4, 110.9]
+    assert paired_gap(b, m, level=[5.0] * 5) == paired_gap(b, m)
+    assert paired_gap(b[:3], m[:3], level=[1.0, 2.0, 3.0]) == paired_gap(b[:3], m[:3])
+    with pytest.raises(ValueError, match="level has 4 values for 5 pairs"):
+        paired_gap(b, m, level=[1.0, 2.0, 3.0, 4.0])
+
+
+def test_the_speed_is_the_other_modes_level_never_the_pairs_own() -> None:
+    from analysis.precision import others_level
+
+    rounds = [{"a": 1.0, "b": 4.0, "c": 2.0, "d": 8.0}, {"a": 1.0, "b": 9.0, "c": 3.0, "d": 3.0}, {"a": 1.0, "b": 1.0, "c": 4.0}]
+    assert others_level(rounds, ("a", "b")) == pytest.approx([2.0, 3.0, 4.0])  # d is missing from a round
+    assert others_level(rounds[:2], ("a", "b")) == pytest.approx([4.0, 3.0])
+    assert others_level(rounds, ("a", "c")) == pytest.approx([4.0, 9.0, 1.0])
+    assert others_level([{"a": 1.0, "b": 2.0}], ("a", "b")) is None
+
+
+@pytest.mark.parametrize("slope", [0.0, -0.1, 0.3])
+def test_the_procedure_at_the_rounds_speeds_covers_the_gap_at_their_speeds(slope: float) -> None:
+    """The whole of Stein's rule with residual spreads: it covers the gap at the mean speed of the
+    rounds it ran (what it claims), and a speed-bound gap needs fewer rounds than without it."""
+    cap = 80
+    for sd, gap in ((0.033, 23.0), (0.02, 0.0)):
+        covered, used = procedure_coverage(sd, 1.0, 30, cap, gap, 20_000, 11, slope=slope, speed_sd=0.27, speed_adjusted=True)
+        assert 0.94 <= covered <= 0.96, (slope, sd, covered)
+        plain_covered, plain_used = procedure_coverage(sd, 1.0, 30, cap, gap, 20_000, 11, slope=slope, speed_sd=0.27)
+        assert plain_covered >= 0.94
+        if slope:
+            assert used < plain_used

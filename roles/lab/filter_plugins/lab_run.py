@@ -585,7 +585,7 @@ def lab_precision(
     """
     # Imported here, not at the top: numpy and scipy take ~1 s to import, and Ansible loads this
     # plugin afresh in the worker of every task it templates (every task of every play paid it).
-    from analysis.precision import paired_gap, stein_rounds
+    from analysis.precision import others_level, paired_gap, stein_rounds
 
     rounds: dict[int, dict[str, float]] = {}
     excluded = []
@@ -602,18 +602,22 @@ def lab_precision(
         values = {m: v.get(metric) for m, v in (meta.get("per_mode") or {}).items()}
         rounds[int(meta["round"])] = {m: float(v) for m, v in values.items() if isinstance(v, int | float)}
     first = int(stage_one or 0)
+    # The CIs at the rounds' speeds (analysis.precision), as the report computes them.
+    adjusted = rules.with_defaults(profile).get("adjust_for_speed") is True
     modes = sorted({m for values in rounds.values() for m in values} - {baseline})
     widths = {}
     for mode, low in [(m, baseline) for m in modes] + _steps_and_twins(campaign_dir, baseline, profile):
         key = mode if low == baseline else f"{mode} vs {low}"
-        pairs = [(r[low], r[mode]) for _, r in sorted(rounds.items()) if low in r and mode in r]
-        base, other = [b for b, _ in pairs], [m for _, m in pairs]
-        gap = paired_gap(base, other, higher_is_better, stage_one=first or None) if pairs else None
+        paired = [r for _, r in sorted(rounds.items()) if r.get(low, 0) > 0 and r.get(mode, 0) > 0]
+        base, other = [r[low] for r in paired], [r[mode] for r in paired]
+        level = others_level(paired, (low, mode)) if adjusted else None
+        gap = paired_gap(base, other, higher_is_better, stage_one=first or None, level=level) if paired else None
         needed = None
-        if gap is not None and first >= 2 and len(pairs) >= first:
-            head = paired_gap(base[:first], other[:first], higher_is_better)
-            needed = stein_rounds(head.sd_log if head else None, first, target_pp, head.mean_log if head else 0.0)
-        widths[key] = {"pairs": len(pairs), "half_width_pp": None if gap is None else gap.half_width_pp, "rounds_needed": needed}
+        if gap is not None and first >= 2 and len(paired) >= first:
+            head = paired_gap(base[:first], other[:first], higher_is_better, level=level[:first] if level else None)
+            sd0 = head.sd_log if head else None
+            needed = stein_rounds(sd0, first, target_pp, head.mean_log if head else 0.0, speed_adjusted=bool(head and head.speed_adjusted))
+        widths[key] = {"pairs": len(paired), "half_width_pp": None if gap is None else gap.half_width_pp, "rounds_needed": needed}
     planned = [int(w["rounds_needed"]) for w in widths.values() if w["rounds_needed"] is not None]
     if first >= 2:
         done = bool(widths) and target_pp > 0 and len(planned) == len(widths)
