@@ -8,6 +8,7 @@ import os
 import signal
 import socket
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -138,6 +139,27 @@ def test_interrupted_campaign_resumes_keeping_what_finished(tmp_path: Path) -> N
     assert kept.items() <= runs.items()
     assert {name: again.records()[name]["status"] for name in cut} == {name: "running" for name in cut}, "kept, not overwritten"
     assert "1 runs this time" in log
+
+
+def test_a_killed_control_node_cuts_a_concurrent_round_and_the_resume_keeps_it(tmp_path: Path) -> None:
+    """A concurrent round is one action call in an Ansible worker, which outlives a SIGKILL of the
+    control node (workers call setsid): its guard kills the round, k6 with it, and nothing is
+    recorded after the kill; the resumed campaign runs the round again beside the cut one."""
+    profile = {**FAULT_PROFILE, "design": "concurrent", "records_source": "memory", "rounds": 1}
+    run = CampaignRun(tmp_path, "cut-concurrent", profile).start()
+    k6 = ["pgrep", "-f", f"k6 run .*--tag round=1 --tag campaign={run.campaign_id}"]
+    wait_until(lambda: subprocess.run(k6, capture_output=True).returncode == 0, 240, "round 1's k6")
+    run.interrupt()
+    wait_until(lambda: subprocess.run(k6, capture_output=True).returncode != 0, 10, "round 1's k6 to end with its control node")
+    time.sleep(float(profile["warmup_s"]) + float(profile["measure_s"]) + 5)  # past the round's own end
+    (cut,) = run.records().items()
+    assert cut[1]["status"] == "running", "the cut round stays as it began"
+    assert not (run.folder / "runs" / cut[0] / "k6.json.gz").exists(), "nothing of the killed round came home"
+    again = CampaignRun(tmp_path, "cut-concurrent", profile).start()
+    rc, log = again.finish()
+    assert rc == 0, log[-3000:]
+    assert [m["status"] for m in again.runs().values()] == ["ok"]
+    assert again.records()[cut[0]]["status"] == "running", "kept, not overwritten"
 
 
 def _second(run: CampaignRun) -> tuple[str, int]:

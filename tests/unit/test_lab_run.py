@@ -776,6 +776,57 @@ def test_a_round_in_one_call_is_recorded_as_the_task_by_task_round_is(tmp_path: 
     assert record["finished_at"] != RUN["finished_at"]
 
 
+ORPHAN_WORKER = """
+import importlib.util, os, subprocess, sys, time
+pid = os.fork()
+if pid:  # the control node: waits for its worker, as ansible-playbook does
+    os.waitpid(pid, 0)
+    sys.exit(0)
+os.setsid()  # as Ansible's WorkerProcess._detach
+spec = importlib.util.spec_from_file_location("lab_round_action", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+module.orphan_guard(os.getppid(), poll_s=0.05)
+load = subprocess.Popen(["sleep", "60"])  # k6, lab_round.py: the worker's children, its group
+with open(sys.argv[2], "w") as out:
+    out.write(f"{os.getpid()} {load.pid}")
+time.sleep(60)
+"""
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
+def test_a_worker_whose_control_node_is_killed_kills_its_round_and_writes_nothing(tmp_path: Path) -> None:
+    """SIGKILL of the control node leaves the worker alive (setsid); its guard then kills the
+    worker's whole group (k6 with it) before the round is recorded."""
+    pids = tmp_path / "pids"
+    plugin = Path(__file__).resolve().parents[2] / "roles/lab/action_plugins/lab_round.py"
+    control = subprocess.Popen([sys.executable, "-c", ORPHAN_WORKER, str(plugin), str(pids)], start_new_session=True)
+    try:
+        deadline = time.monotonic() + 20
+        while not (pids.exists() and pids.read_text()):
+            assert time.monotonic() < deadline and control.poll() is None, "the worker never started"
+            time.sleep(0.05)
+        worker, load = (int(p) for p in pids.read_text().split())
+        time.sleep(0.5)
+        assert alive(worker) and alive(load), "the guard leaves a worker whose control node lives alone"
+        control.kill()
+        control.wait(5)
+        deadline = time.monotonic() + 5
+        while (alive(worker) or alive(load)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not alive(worker) and not alive(load), "the orphaned worker and its load outlived the control node"
+    finally:
+        if control.poll() is None:
+            os.killpg(control.pid, signal.SIGKILL)
+
+
 def test_a_round_whose_mode_did_not_come_back_fails_naming_it(tmp_path: Path, lab_file: Callable[[str], Any]) -> None:
     plugin = lab_file("action_plugins/lab_round.py")
     report = {

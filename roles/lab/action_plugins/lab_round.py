@@ -11,13 +11,22 @@ Options: run_dir, scratch, bin_dir, spec (lab_round.py's SPEC_JSON with "load"),
 record takes from the campaign: lab_run_facts with modes and block), started (the started
 record), expected_sha256, files (the raw files to bring home), python (the target's python).
 Returns: record, unhealthy (modes to recover before the next round), timings_s.
+
+A control node killed outright (SIGKILL, a lost terminal) does not take this worker with it:
+Ansible's workers call setsid. Left alone, the worker would finish the round and record it as
+ok while a resumed campaign restarts the same modes (seen with a sequential run in one call,
+2026-12-07). So the worker watches its parent: once it is gone, it kills its own process group
+(itself, lab_round.py, k6 and the sampler) before anything else is written: the round's record
+stays "running", which is what a resume expects of a cut round.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,6 +53,7 @@ class ActionModule(ActionBase):
         if missing:
             raise AnsibleActionFail(f"lab_round: missing option(s) {', '.join(missing)}")
         clock = time.monotonic()
+        orphan_guard(os.getppid())
         run_dir = Path(str(args["run_dir"]))
         run_dir.mkdir(parents=True, exist_ok=True, mode=0o750)
         _write(run_dir / "run.json", json.dumps(args["started"], indent=4, sort_keys=True) + "\n")
@@ -85,6 +95,21 @@ class ActionModule(ActionBase):
 
 
 NOT_STARTED = "k6 not started: a mode did not come back after its restart"
+# How often the worker looks for its parent (a killed control node's round stops within this).
+PARENT_POLL_S = 0.2
+
+
+def orphan_guard(parent: int, poll_s: float = PARENT_POLL_S) -> threading.Thread:
+    """A daemon thread that kills this process's group once `parent` is no longer its parent."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll_s)
+        os.killpg(os.getpgrp(), signal.SIGKILL)
+
+    thread = threading.Thread(target=watch, name="lab-round-orphan-guard", daemon=True)
+    thread.start()
+    return thread
 
 
 def round_record(run_dir: Path, run: dict[str, Any], observed: dict[str, Any], expected_sha256: dict[str, str]) -> dict[str, Any]:
