@@ -18,6 +18,7 @@ import pandas as pd
 from analysis import machine, rules, schema
 from analysis.contract import CONCURRENT
 from analysis.load import Campaign, CampaignError, load_campaign
+from analysis.precision import rung_instances
 from analysis.stats import (
     BUSY_CORE_WARNING,
     ERROR_RATE_WARNING,
@@ -247,10 +248,15 @@ class Report:
     def ladder(self) -> Ladder | None:
         """The profile's decomposition (its `ladder` of rungs) on the primary metric, or None."""
         rungs = [str(r) for r in (self.campaign.manifest.get("profile") or {}).get("ladder") or []]
-        return (
-            ladder(self.ok_runs(), rungs, self.primary_metric, stage_one_of(self.campaign), speed_adjusted_of(self.campaign))
-            if rungs
-            else None
+        if not rungs:
+            return None
+        return ladder(
+            self.ok_runs(),
+            rungs,
+            self.primary_metric,
+            stage_one_of(self.campaign),
+            speed_adjusted_of(self.campaign),
+            instances_of(self.campaign),
         )
 
     def ok_runs(self) -> pd.DataFrame:
@@ -411,6 +417,19 @@ def speed_adjusted_of(campaign: Campaign) -> bool:
     if not isinstance(value, bool):
         raise CampaignError(f"{campaign.path / 'manifest.json'}: profile.adjust_for_speed is {value!r} (expected true or false)")
     return value
+
+
+def instances_of(campaign: Campaign) -> dict[str, list[str]]:
+    """Each ladder rung's instances when the profile averages a rung with its twins (`rungs_with_twins`)."""
+    profile = rules.with_defaults(campaign.manifest.get("profile") or {})
+    value = profile.get("rungs_with_twins")
+    if not isinstance(value, bool):
+        raise CampaignError(f"{campaign.path / 'manifest.json'}: profile.rungs_with_twins is {value!r} (expected true or false)")
+    if not value:
+        return {}
+    modes = campaign.manifest.get("modes") or {}
+    twin_of = {str(m): (facts or {}).get("twin_of") for m, facts in modes.items() if isinstance(facts, dict)}
+    return rung_instances([str(r) for r in profile.get("ladder") or []], twin_of, list(twin_of))
 
 
 def primary_metric_of(campaign: Campaign) -> str:

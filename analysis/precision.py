@@ -166,6 +166,32 @@ def others_level(rounds: Sequence[Mapping[str, float]], pair: tuple[str, str]) -
     return [math.exp(sum(math.log(float(r[name])) for name in others) / len(others)) for r in rounds]
 
 
+def rung_instances(rungs: Sequence[str], twin_of: Mapping[str, str | None], modes: Sequence[str]) -> dict[str, list[str]]:
+    """Each rung that has twins among `modes` (twin_of: a mode's twin_of, modes.yml) with them:
+    {rung: [rung, twin, ...]}; a rung without a twin is not listed."""
+    found = {}
+    for rung in rungs:
+        twins = sorted(m for m in modes if twin_of.get(m) == rung and m not in rungs)
+        if twins:
+            found[rung] = [rung, *twins]
+    return found
+
+
+def rung_rounds(rounds: Sequence[Mapping[str, float]], instances: Mapping[str, Sequence[str]]) -> list[dict[str, float]]:
+    """The rounds with each listed rung's value the geometric mean over its instances (the rung's
+    mode and its twins, each a fresh process: the rung's instance noise averaged) and the twins
+    gone; a rung whose instances are not all there with a positive value is missing that round."""
+    found = []
+    for values in rounds:
+        twins = {m for names in instances.values() for m in names[1:]}
+        row = {m: float(v) for m, v in values.items() if m not in twins and m not in instances}
+        for rung, names in instances.items():
+            if all(float(values.get(m) or 0) > 0 for m in names):
+                row[rung] = math.exp(sum(math.log(float(values[m])) for m in names) / len(names))
+        found.append(row)
+    return found
+
+
 def stein_rounds(
     sd0: float | None, stage_one: int, target_pp: float, mean_log: float = 0.0, limit: int = 100_000, speed_adjusted: bool = False
 ) -> int | None:

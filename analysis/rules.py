@@ -38,6 +38,7 @@ PROFILE_DEFAULTS: dict[str, Any] = {
     "sleep_s": 0,
     "ladder": [],
     "adjust_for_speed": False,
+    "rungs_with_twins": False,
     "max_other_work": DEFAULT_MAX_OTHER_WORK,
     "max_pause_min": DEFAULT_MAX_PAUSE_MIN,
     "block_rounds": 0,

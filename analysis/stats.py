@@ -10,7 +10,7 @@ the rounds a 1 pp half-width would need.
 """
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -18,7 +18,7 @@ import pandas as pd
 from scipy import stats
 
 from analysis.load import Campaign, Run
-from analysis.precision import paired_gap, pairs_for_half_width
+from analysis.precision import paired_gap, pairs_for_half_width, rung_rounds
 
 # The baseline of the functions' defaults (a campaign's own is in its manifest: analysis.schema).
 BASELINE = "native"
@@ -371,6 +371,8 @@ class Ladder:
     metric: str
     steps: list[Comparison]
     total: Comparison
+    # A rung's instances when it is more than its own mode (its twins, averaged each round).
+    instances: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def log_sum_pct(self) -> float:
@@ -404,15 +406,26 @@ class Ladder:
             "steps": steps,
             "total": row(self.total, self.rungs[0]),
             "log_sum_pct": rounded(self.log_sum_pct),
+            "instances": {rung: self.instances.get(rung, [rung]) for rung in self.rungs},
         }
 
 
-def ladder(ok: pd.DataFrame, rungs: list[str], metric: str, stage_one: int | None = None, speed_adjusted: bool = False) -> Ladder | None:
+def ladder(
+    ok: pd.DataFrame,
+    rungs: list[str],
+    metric: str,
+    stage_one: int | None = None,
+    speed_adjusted: bool = False,
+    instances: dict[str, list[str]] | None = None,
+) -> Ladder | None:
     """Each adjacent pair of rungs compared (paired log-ratios, the same rounds for every step),
     and the first rung against the last. None with fewer than two rungs or no round holding all.
-    speed_adjusted: every CI at the rounds' speeds (the estimates do not change)."""
+    speed_adjusted: every CI at the rounds' speeds (the estimates do not change). instances: a
+    rung's value in a round is the geometric mean over its mode and twins (rung_instances)."""
     if len(rungs) < 2:
         return None
+    if instances:
+        ok = rung_frame(ok, metric, instances)
     wide = ok.pivot_table(index="round", columns="mode", values=metric, aggfunc="mean").reindex(columns=rungs)
     full = wide.dropna()
     full = full[(full > 0).all(axis=1)]
@@ -423,7 +436,20 @@ def ladder(ok: pd.DataFrame, rungs: list[str], metric: str, stage_one: int | Non
     total = compare(rows, rungs[-1], metric, rungs[0], stage_one, speed_adjusted)
     if total is None or any(s is None for s in steps):
         return None
-    return Ladder(list(rungs), metric, [s for s in steps if s is not None], total)
+    return Ladder(list(rungs), metric, [s for s in steps if s is not None], total, dict(instances or {}))
+
+
+def rung_frame(ok: pd.DataFrame, metric: str, instances: dict[str, list[str]]) -> pd.DataFrame:
+    """`ok` as (round, mode, metric) rows with each rung of `instances` one row a round, the
+    geometric mean over its instances (analysis.precision.rung_rounds), its twins gone."""
+    wide = ok.pivot_table(index="round", columns="mode", values=metric, aggfunc="mean")
+    records = [{m: float(v) for m, v in row.items() if pd.notna(v)} for _, row in wide.iterrows()]
+    rows = [
+        {"round": r, "mode": m, metric: v}
+        for r, values in zip(wide.index, rung_rounds(records, instances), strict=True)
+        for m, v in values.items()
+    ]
+    return pd.DataFrame(rows, columns=["round", "mode", metric])
 
 
 def control_fdr(found: list[Comparison], primary: str) -> list[Comparison]:

@@ -1,6 +1,6 @@
 """The concurrent design on this machine: every mode of the ladder loaded at once (the natives,
 the image's root filesystem, the containers with and without seccomp, docker_host's twin, the
-bridge through NAT and through the proxy), equal-weight cgroups, each mode's equivalence checks,
+bridge through NAT and through the proxy, each with its twin), equal-weight cgroups, each mode's equivalence checks,
 ASLR off during the measure phase and restored, one CPU window per round, the decomposition,
 the stopping rule."""
 
@@ -15,7 +15,9 @@ import pytest
 from labrun import Campaign, ansible_playbook, wait_for_side_tests
 
 PHASES = ("playbooks/preflight.yml", "playbooks/deploy.yml", "playbooks/verify.yml", "playbooks/measure.yml", "playbooks/report.yml")
-MODES = sorted(["native", "native_rootfs", "docker_unconfined", "docker_host", "docker_host_b", "docker", "docker_proxy"])
+MODES = sorted(
+    ["native", "native_rootfs", "docker_unconfined", "docker_host", "docker_host_b", "docker", "docker_b", "docker_proxy", "docker_proxy_b"]
+)
 NAT_ADDRESS = "172.17.0.1"
 
 
@@ -79,8 +81,8 @@ def test_every_mode_is_in_its_own_equal_weight_cgroup(rounds: tuple[Path, str]) 
             for cgroups in entry["processes"].values():
                 assert all(path == f"/lab/{mode}" or path.startswith(f"/lab/{mode}/") for path in cgroups.values())
         # A bridge mode's docker-proxy is accounted with it, on either client path.
-        assert "docker-proxy" in accounting["modes"]["docker"]["comm"]
-        assert "docker-proxy" in accounting["modes"]["docker_proxy"]["comm"]
+        for bridge in ("docker", "docker_b", "docker_proxy", "docker_proxy_b"):
+            assert "docker-proxy" in accounting["modes"][bridge]["comm"], bridge
     assert verify["checks"]["equal_weight_accounting"] is True
     # Modes start on both cores (their interpreters import side by side) and placement pins every
     # thread of every process to the service core: a container's own cpuset still allows both.
@@ -99,6 +101,9 @@ def test_every_mode_is_in_its_own_equal_weight_cgroup(rounds: tuple[Path, str]) 
     assert (
         kinds["docker_proxy"] == ("docker", "bridge", "loopback", "default") and manifest["modes"]["docker_proxy"]["address"] == "127.0.0.1"
     )
+    # The bridge rungs' twins: the same definitions on ports of their own.
+    assert kinds["docker_b"] == kinds["docker"] and manifest["modes"]["docker_b"]["address"] == NAT_ADDRESS
+    assert kinds["docker_proxy_b"] == kinds["docker_proxy"] and manifest["modes"]["docker_proxy_b"]["address"] == "127.0.0.1"
     assert manifest["processes"]["aslr_disabled"] is True
     assert manifest["design"] == "concurrent" and manifest["primary_metric"] == "cpu_us_per_request"
 
@@ -129,8 +134,20 @@ def test_the_report_decomposes_the_cost_and_checks_the_container_twin(rounds: tu
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["profile"]["adjust_for_speed"] is True
     assert not any(s["ci_at_rounds_speeds"] for s in ladder["steps"]) and ladder["ci_note"] is None
-    (twin,) = gap["twins"]
-    assert twin["mode"] == "docker_host_b" and twin["twin_of"] == "docker_host" and twin["n_pairs"] == 2
+    # Each rung with twins is their mean a round (rungs_with_twins); each twin is its mode's A/A.
+    assert ladder["instances"]["docker_host"] == ["docker_host", "docker_host_b"]
+    assert ladder["instances"]["docker"] == ["docker", "docker_b"] and ladder["instances"]["docker_proxy"] == [
+        "docker_proxy",
+        "docker_proxy_b",
+    ]
+    assert ladder["instances"]["native"] == ["native"]
+    twins = {t["mode"]: t for t in gap["twins"]}
+    assert {m: t["twin_of"] for m, t in twins.items()} == {
+        "docker_b": "docker",
+        "docker_host_b": "docker_host",
+        "docker_proxy_b": "docker_proxy",
+    }
+    assert all(t["n_pairs"] == 2 for t in twins.values())
     assert any(line.startswith("where the cost comes from: docker_proxy vs native") for line in gap["verdicts"])
     assert "Where the cost comes from" in (folder / "report" / "report.md").read_text()
 

@@ -98,6 +98,10 @@ BAD_PROFILE = {
             "profile smoke: adjust_for_speed is true: true or false, and true only in a concurrent profile",
         ),
         (
+            {"lab_profile": "smoke", "lab_profiles": {"smoke": BAD_PROFILE["smoke"] | {"measure_s": 5, "rungs_with_twins": True}}},
+            "profile smoke: rungs_with_twins is true: true or false, and true only in a profile with a ladder",
+        ),
+        (
             {
                 "lab_profile": "smoke",
                 "lab_profiles": {"smoke": BAD_PROFILE["smoke"] | {"measure_s": 5, "block_rounds": 3, "block_resets": ["reboot"]}},

@@ -25,15 +25,17 @@ DEFINITIONS = {
 }
 
 
-def rounds(n: int = 30, seed: int = 2, sd: float = 0.01, drop: tuple[str, int] | None = None) -> pd.DataFrame:
-    """CPU per request of every rung (and docker_host's twin) in n rounds: a shared drift of the
-    machine's speed, each mode its own instance noise, the known steps between rungs."""
+def rounds(n: int = 30, seed: int = 2, sd: float = 0.01, drop: tuple[str, int] | None = None, proxy_twin: bool = False) -> pd.DataFrame:
+    """CPU per request of every rung (and docker_host's twin; docker_proxy's with proxy_twin) in n
+    rounds: a shared drift of the machine's speed, each mode its own instance noise, the known
+    steps between rungs."""
     rng = np.random.default_rng(seed)
     speed = 450.0 * np.exp(rng.uniform(-0.15, 0.15, n))
     level = np.cumsum([0.0, *STEPS]) / 100.0
+    twins = [("docker_host_b", level[3])] + ([("docker_proxy_b", level[5])] if proxy_twin else [])
     rows = []
     for r in range(n):
-        for mode, log_cost in [*zip(RUNGS, level, strict=True), ("docker_host_b", level[3])]:
+        for mode, log_cost in [*zip(RUNGS, level, strict=True), *twins]:
             if drop == (mode, r + 1):
                 continue
             value = speed[r] * np.exp(log_cost + rng.normal(0, sd))
@@ -189,3 +191,26 @@ def test_a_manifest_whose_adjust_for_speed_is_not_a_boolean_is_refused() -> None
     campaign = Campaign(path=Path("c"), manifest={"profile": {"adjust_for_speed": "yes"}}, runs=[])
     with pytest.raises(CampaignError, match="adjust_for_speed is 'yes'"):
         speed_adjusted_of(campaign)
+
+
+def test_rungs_with_twins_average_their_instances_and_keep_the_steps_composing() -> None:
+    both = rounds(40, seed=9, sd=0.02, proxy_twin=True)
+    frame = both[both["mode"] != "docker_proxy_b"]
+    instances = {"docker_host": ["docker_host", "docker_host_b"], "docker_proxy": ["docker_proxy", "docker_proxy_b"]}
+    single = ladder(frame, RUNGS, "cpu_us_per_request")
+    paired = ladder(both, RUNGS, "cpu_us_per_request", instances=instances)
+    assert single is not None and paired is not None
+    assert paired.log_sum_pct == pytest.approx(paired.total.gap_pct, abs=1e-9)
+    # The proxy step over two instances a round: the known step, and narrower than over one.
+    assert paired.steps[-1].gap_pct == pytest.approx(np.expm1(STEPS[-1] / 100) * 100, abs=1.5)
+    assert paired.steps[-1].half_width_pp is not None and single.steps[-1].half_width_pp is not None
+    assert paired.steps[-1].half_width_pp < 0.9 * single.steps[-1].half_width_pp
+    assert paired.as_json()["instances"]["docker_proxy"] == ["docker_proxy", "docker_proxy_b"]
+    assert paired.as_json()["instances"]["native"] == ["native"]
+    rep = report(both)
+    rep.campaign.manifest["profile"]["rungs_with_twins"] = True
+    proxy_b = {"kind": "docker", "network": "bridge", "client": "loopback", "seccomp": "default", "twin_of": "docker_proxy"}
+    rep.campaign.manifest["modes"] = DEFINITIONS | {"docker_proxy_b": proxy_b}
+    found = rep.ladder
+    assert found is not None and found.instances == instances
+    assert found.steps[-1].gap_pct == pytest.approx(paired.steps[-1].gap_pct)

@@ -444,6 +444,32 @@ def test_the_stopping_rule_sizes_at_the_rounds_speeds_as_the_report_does(tmp_pat
     assert adjusted["modes"]["docker"]["half_width_pp"] == pytest.approx(expected.half_width_pp)
 
 
+def test_the_stopping_rule_sizes_a_ladders_steps_over_its_rungs_twins(tmp_path: Path) -> None:
+    """rungs_with_twins: each step is sized over the rungs' instance means (as the report's ladder),
+    each twin still against its own mode."""
+    (tmp_path / "manifest.json").write_text(json.dumps({"modes": {"native": {}, "docker": {}, "docker_b": {"twin_of": "docker"}}}))
+    rng = np.random.default_rng(2)
+    rows = []
+    for r in range(1, 9):
+        values = {
+            "native": 1000.0,
+            "docker": 1000.0 * math.exp(0.1 + rng.normal(0, 0.02)),
+            "docker_b": 1000.0 * math.exp(0.1 + rng.normal(0, 0.02)),
+        }
+        rows.append(values)
+        per_mode = {m: {"cpu_us_per_request": v} for m, v in values.items()}
+        write_meta(tmp_path, f"{r:03d}_concurrent_r{r}", {"design": "concurrent", "status": "ok", "round": r, "per_mode": per_mode})
+    profile = {"ladder": ["native", "docker"], "rungs_with_twins": True}
+    seen = lab_precision(str(tmp_path), "native", "cpu_us_per_request", False, 1.0, 4, profile)
+    mean = [math.sqrt(r["docker"] * r["docker_b"]) for r in rows]
+    expected = paired_gap([1000.0] * 8, mean, stage_one=4)
+    assert expected is not None
+    assert seen["modes"]["docker vs native"]["half_width_pp"] == pytest.approx(expected.half_width_pp)
+    assert seen["modes"]["docker_b vs docker"]["pairs"] == 8 and "docker" in seen["modes"]
+    plain = lab_precision(str(tmp_path), "native", "cpu_us_per_request", False, 1.0, 4, {"ladder": ["native", "docker"]})
+    assert "docker vs native" not in plain["modes"], "without twins the first step is the mode against the baseline"
+
+
 def sequential_observed(**changes: Any) -> dict[str, Any]:
     observed = {
         "k6_jobs": [{"rc": 0, "stderr": "", "cmd": ["k6", "run"]}],

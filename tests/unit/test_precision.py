@@ -212,3 +212,16 @@ def test_the_procedure_at_the_rounds_speeds_covers_the_gap_at_their_speeds(slope
         assert plain_covered >= 0.94
         if slope:
             assert used < plain_used
+
+
+def test_a_rung_with_twins_is_their_geometric_mean_and_a_round_missing_one_has_no_rung() -> None:
+    from analysis.precision import rung_instances, rung_rounds
+
+    twin_of = {"a": None, "a_b": "a", "n": None, "n_b": "n", "b": None}
+    assert rung_instances(["n", "a", "b"], twin_of, list(twin_of)) == {"n": ["n", "n_b"], "a": ["a", "a_b"]}
+    assert rung_instances(["n", "a_b"], twin_of, list(twin_of)) == {"n": ["n", "n_b"]}, "a twin that is a rung is its own"
+    rounds = [{"n": 1.0, "n_b": 4.0, "a": 2.0, "a_b": 8.0, "b": 3.0}, {"n": 1.0, "a": 2.0, "a_b": 2.0, "b": 3.0, "x": 5.0}]
+    assert rung_rounds(rounds, {"n": ["n", "n_b"], "a": ["a", "a_b"]}) == [
+        {"n": pytest.approx(2.0), "a": pytest.approx(4.0), "b": 3.0},
+        {"a": pytest.approx(2.0), "b": 3.0, "x": 5.0},
+    ]

@@ -585,7 +585,7 @@ def lab_precision(
     """
     # Imported here, not at the top: numpy and scipy take ~1 s to import, and Ansible loads this
     # plugin afresh in the worker of every task it templates (every task of every play paid it).
-    from analysis.precision import others_level, paired_gap, stein_rounds
+    from analysis.precision import others_level, paired_gap, rung_instances, rung_rounds, stein_rounds
 
     rounds: dict[int, dict[str, float]] = {}
     excluded = []
@@ -603,12 +603,25 @@ def lab_precision(
         rounds[int(meta["round"])] = {m: float(v) for m, v in values.items() if isinstance(v, int | float)}
     first = int(stage_one or 0)
     # The CIs at the rounds' speeds (analysis.precision), as the report computes them.
-    adjusted = rules.with_defaults(profile).get("adjust_for_speed") is True
+    resolved = rules.with_defaults(profile)
+    adjusted = resolved.get("adjust_for_speed") is True
     modes = sorted({m for values in rounds.values() for m in values} - {baseline})
+    ordered = [r for _, r in sorted(rounds.items())]
+    rungs = [str(r) for r in resolved.get("ladder") or []]
+    twin_of = _twins(campaign_dir)
+    # A ladder whose rungs average their twins (rungs_with_twins): its steps over those averages.
+    instances = rung_instances(rungs, twin_of, list(twin_of)) if resolved.get("rungs_with_twins") is True else {}
+    on_rungs = rung_rounds(ordered, instances) if instances else ordered
+    steps = [
+        (high, low, on_rungs)
+        for low, high in zip(rungs, rungs[1:], strict=False)
+        if low != baseline or low in instances or high in instances
+    ]
+    twins = [(m, str(of), ordered) for m, of in sorted(twin_of.items()) if of and of != baseline and (m, of) not in {s[:2] for s in steps}]
     widths = {}
-    for mode, low in [(m, baseline) for m in modes] + _steps_and_twins(campaign_dir, baseline, profile):
-        key = mode if low == baseline else f"{mode} vs {low}"
-        paired = [r for _, r in sorted(rounds.items()) if r.get(low, 0) > 0 and r.get(mode, 0) > 0]
+    for mode, low, source in [(m, baseline, ordered) for m in modes] + steps + twins:
+        key = mode if low == baseline and source is ordered else f"{mode} vs {low}"
+        paired = [r for r in source if r.get(low, 0) > 0 and r.get(mode, 0) > 0]
         base, other = [r[low] for r in paired], [r[mode] for r in paired]
         level = others_level(paired, (low, mode)) if adjusted else None
         gap = paired_gap(base, other, higher_is_better, stage_one=first or None, level=level) if paired else None
@@ -639,21 +652,16 @@ def lab_precision(
     }
 
 
-def _steps_and_twins(campaign_dir: str, baseline: str, profile: dict[str, Any] | None) -> list[tuple[str, str]]:
-    """The comparisons the stopping rule sizes besides each mode vs the baseline, as (mode, against):
-    each step of the profile's ladder, and each A/A twin of a mode other than the baseline (from
-    the campaign's manifest), so that their CIs reach the target too."""
-    rungs = [str(r) for r in (profile or {}).get("ladder") or []]
-    found = [(high, low) for low, high in zip(rungs, rungs[1:], strict=False) if low != baseline]
+def _twins(campaign_dir: str) -> dict[str, str | None]:
+    """Each mode of the campaign's manifest and what it is the A/A twin of (None: no twin); the
+    stopping rule sizes each twin's gap to its mode, and each step of the profile's ladder, so
+    that their CIs reach the target too."""
     try:
         manifest = json.loads(Path(campaign_dir, "manifest.json").read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
         manifest = {}
-    for mode, facts in sorted((manifest.get("modes") or {}).items()):
-        of = (facts or {}).get("twin_of") if isinstance(facts, dict) else None
-        if of and of != baseline and (mode, of) not in found:
-            found.append((mode, str(of)))
-    return found
+    modes = manifest.get("modes") or {}
+    return {str(m): (str(f["twin_of"]) if isinstance(f, dict) and f.get("twin_of") else None) for m, f in sorted(modes.items())}
 
 
 class FilterModule:
