@@ -181,9 +181,9 @@ def rung_rounds(rounds: Sequence[Mapping[str, float]], instances: Mapping[str, S
     """The rounds with each listed rung's value the geometric mean over its instances (the rung's
     mode and its twins, each a fresh process: the rung's instance noise averaged) and the twins
     gone; a rung whose instances are not all there with a positive value is missing that round."""
+    twins = {m for names in instances.values() for m in names[1:]}
     found = []
     for values in rounds:
-        twins = {m for names in instances.values() for m in names[1:]}
         row = {m: float(v) for m, v in values.items() if m not in twins and m not in instances}
         for rung, names in instances.items():
             if all(float(values.get(m) or 0) > 0 for m in names):

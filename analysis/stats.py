@@ -18,7 +18,7 @@ import pandas as pd
 from scipy import stats
 
 from analysis.load import Campaign, Run
-from analysis.precision import paired_gap, pairs_for_half_width, rung_rounds
+from analysis.precision import others_level, paired_gap, pairs_for_half_width, rung_rounds
 
 # The baseline of the functions' defaults (a campaign's own is in its manifest: analysis.schema).
 BASELINE = "native"
@@ -202,13 +202,12 @@ def speed_dependence(baseline: np.ndarray, mode: np.ndarray, others: np.ndarray 
 
 def other_modes_level(ok: pd.DataFrame, metric: str, pair: tuple[str, str], rounds: pd.Index) -> np.ndarray | None:
     """Per round in `rounds`, the geometric mean of `metric` over the modes other than `pair`
-    that have it in every one of those rounds; None when there is no such mode."""
+    that have it in every one of those rounds (analysis.precision.others_level, which the
+    stopping rule uses too); None when there is no such mode."""
     wide = ok.pivot_table(index="round", columns="mode", values=metric, aggfunc="mean").reindex(rounds)
-    others = [c for c in wide.columns if c not in pair and bool((wide[c] > 0).all())]
-    if not others:
-        return None
-    level: np.ndarray = np.exp(np.log(wide[others].to_numpy(dtype=float)).mean(axis=1))
-    return level
+    records = [{m: float(v) for m, v in row.items() if pd.notna(v)} for _, row in wide.iterrows()]
+    level = others_level(records, pair)
+    return None if level is None else np.asarray(level, dtype=float)
 
 
 @dataclass
